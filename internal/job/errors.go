@@ -11,18 +11,19 @@ type Code string
 
 // Error codes, part of the public API contract.
 const (
-	CodeInvalid          Code = "invalid_request"
-	CodeUnauthorized     Code = "unauthorized"
-	CodeNotFound         Code = "not_found"
-	CodeNotReady         Code = "not_ready"
-	CodeConflict         Code = "conflict"
-	CodeTooLarge         Code = "too_large"
-	CodeUnsupportedMedia Code = "unsupported_media_type"
-	CodeImageTooLarge    Code = "image_too_large"
-	CodeRateLimited      Code = "rate_limited"
-	CodeQueueFull        Code = "queue_full"
-	CodeUnavailable      Code = "unavailable"
-	CodeInternal         Code = "internal"
+	CodeInvalid             Code = "invalid_request"
+	CodeUnauthorized        Code = "unauthorized"
+	CodeNotFound            Code = "not_found"
+	CodeNotReady            Code = "not_ready"
+	CodeConflict            Code = "conflict"
+	CodeTooLarge            Code = "too_large"
+	CodeUnsupportedMedia    Code = "unsupported_media_type"
+	CodeImageTooLarge       Code = "image_too_large"
+	CodeRangeNotSatisfiable Code = "range_not_satisfiable"
+	CodeRateLimited         Code = "rate_limited"
+	CodeQueueFull           Code = "queue_full"
+	CodeUnavailable         Code = "unavailable"
+	CodeInternal            Code = "internal"
 
 	// Codes recorded on failed jobs.
 	CodeCorruptImage     Code = "corrupt_image"

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -32,7 +34,7 @@ func ParseOps(s string) ([]Op, error) {
 func parseOpsJSON(b []byte) ([]Op, error) {
 	var ops []Op
 	if err := decodeStrict(b, &ops); err != nil {
-		return nil, Wrap(CodeInvalid, err, "ops: invalid JSON: "+err.Error())
+		return nil, Errorf(CodeInvalid, "ops: invalid JSON: %v", err)
 	}
 	return ops, nil
 }
@@ -59,7 +61,7 @@ func decodeStrict(b []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errTrailing
 	}
 	return nil
@@ -105,7 +107,7 @@ func (o *Op) setParam(k, v string) error {
 	}
 	floatVal := func(dst *float64) error {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return Errorf(CodeInvalid, "ops: %s: %s=%q is not a number", o.Name, k, v)
 		}
 		*dst = f

@@ -184,6 +184,9 @@ func (o Op) Validate(lim Limits) error {
 		if o.X < 0 || o.Y < 0 {
 			return bad("x and y must not be negative")
 		}
+		if lim.MaxDimension > 0 && (o.X > lim.MaxDimension || o.Y > lim.MaxDimension) {
+			return bad("x and y must be at most %d", lim.MaxDimension)
+		}
 		if o.Anchor != "" && (o.X != 0 || o.Y != 0) {
 			return bad("give either x and y or anchor, not both")
 		}
@@ -243,11 +246,13 @@ func (s Spec) Validate(lim Limits) error {
 			return Errorf(CodeInvalid, "variant %q given twice", v.Name)
 		}
 		seen[v.Name] = true
-		if _, err := ParseFormat(string(v.Format)); err != nil {
+		if f, err := ParseFormat(string(v.Format)); err != nil {
 			return err
+		} else if f != v.Format {
+			return Errorf(CodeInvalid, "format %q: write %q", v.Format, f)
 		}
 		if v.Quality < 0 || v.Quality > 100 {
-			return Errorf(CodeInvalid, "quality must be in [1, 100]")
+			return Errorf(CodeInvalid, "quality must be from 1 to 100 (or left out for the default)")
 		}
 		if lim.MaxOps > 0 && len(v.Ops) > lim.MaxOps {
 			return Errorf(CodeInvalid, "%d ops asked for; at most %d", len(v.Ops), lim.MaxOps)

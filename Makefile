@@ -1,0 +1,54 @@
+# pixmill — run `make help` for the targets.
+GO        ?= go
+BIN       := bin/pixmill
+PKGS      := ./...
+# gen2brain/webp must not dlopen a system libwebp: keep the binary static.
+TAGS      ?= nodynamic
+FUZZTIME  ?= 30s
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/pixmill
+	$(GO) build -tags '$(TAGS)' -o $(BIN) ./cmd/pixmill
+
+.PHONY: run
+run: build ## run the service on the embedded default (SQLite + files under storage/)
+	./$(BIN) serve
+
+.PHONY: test
+test: ## run every test with the race detector (integration suites skip without their servers)
+	$(GO) test -tags '$(TAGS)' -race -count=1 -timeout 10m $(PKGS)
+
+.PHONY: test-short
+test-short: ## fast unit tests only
+	$(GO) test -tags '$(TAGS)' -short -count=1 $(PKGS)
+
+.PHONY: fuzz
+fuzz: ## run the fuzz targets for FUZZTIME each
+	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzParseOps$$' -fuzztime $(FUZZTIME) ./internal/job/
+
+.PHONY: bench
+bench: ## run the Go benchmarks
+	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem $(PKGS)
+
+.PHONY: lint
+lint: ## golangci-lint (pinned in go.mod's tool block)
+	$(GO) tool golangci-lint run $(PKGS)
+
+.PHONY: fmt
+fmt: ## gofmt every file
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: tidy
+tidy: ## go mod tidy
+	$(GO) mod tidy
+
+.PHONY: clean
+clean: ## remove the binary and local data (storage/ keeps its .gitkeep)
+	rm -rf bin
+	find storage -mindepth 1 ! -name .gitkeep -delete

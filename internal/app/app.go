@@ -1,0 +1,203 @@
+// Package app is pixmill's composition root: it picks the implementations the config
+// names, wires them together and runs them until the context ends, then shuts them
+// down in order. Components never import each other; they meet here.
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/pixmill/pixmill/internal/blob"
+	"github.com/pixmill/pixmill/internal/blob/local"
+	"github.com/pixmill/pixmill/internal/config"
+	"github.com/pixmill/pixmill/internal/httpapi"
+	"github.com/pixmill/pixmill/internal/job"
+	"github.com/pixmill/pixmill/internal/pool"
+	"github.com/pixmill/pixmill/internal/processing"
+	"github.com/pixmill/pixmill/internal/store/sqlstore"
+)
+
+// Run starts a node as cfg describes and serves until ctx ends (SIGTERM), then
+// shuts down: uploads are refused, running jobs finish within
+// server.shutdown_timeout (the rest go back to the queue), the HTTP server stops and
+// the store is closed last. It returns nil after a clean shutdown.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := store.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close store: %w", cerr)
+		}
+	}()
+	files, err := openBlob(cfg)
+	if err != nil {
+		return err
+	}
+	proc, err := processing.New(processingConfig(cfg))
+	if err != nil {
+		return err
+	}
+
+	var workers *pool.Pool
+	if cfg.Role != "api" {
+		pc := pool.DefaultConfig(cfg.Pool.Workers)
+		pc.MaxAttempts = cfg.Pool.MaxAttempts
+		pc.JobTimeout = cfg.Pool.JobTimeout
+		pc.Lease = cfg.Pool.LeaseDuration
+		workers, err = pool.New(pc, store, processJob(proc, files), log)
+		if err != nil {
+			return err
+		}
+	}
+
+	deps := httpapi.Deps{
+		Store: store,
+		Blob:  files,
+		Probe: func(r io.Reader) (job.Format, int, int, error) {
+			info, err := proc.Probe(r)
+			return info.Format, info.Width, info.Height, err
+		},
+		CanEncode: processing.CanEncode,
+		Log:       log,
+	}
+	if workers != nil {
+		deps.Notify, deps.Workers = workers.Notify, workers
+	}
+	srv, err := httpapi.New(httpConfig(cfg), deps)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
+	}
+	if workers != nil {
+		if err := workers.Start(ctx); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "role", cfg.Role, "workers", cfg.Pool.Workers,
+		"store", cfg.Store.Driver, "blob", cfg.Blob.Driver, "data_dir", cfg.DataDir)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+		serveErr = fmt.Errorf("http server: %w", serveErr)
+	}
+
+	log.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	srv.Drain()
+	if workers != nil {
+		if err := workers.Shutdown(sctx); err != nil {
+			log.Warn("workers did not finish in time", "err", err)
+		}
+	}
+	// The HTTP server gets a little time of its own even when jobs used it all.
+	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer hcancel()
+	if err := srv.Shutdown(hctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	if serveErr == nil {
+		<-served
+	}
+	log.Info("stopped")
+	return serveErr
+}
+
+func openStore(ctx context.Context, cfg config.Config) (job.Store, error) {
+	switch cfg.Store.Driver {
+	case "sqlite":
+		return sqlstore.OpenSQLite(ctx, sqlstore.Config{Path: cfg.SQLitePath()})
+	case "postgres":
+		return nil, errors.New("store.driver postgres is not available in this version; use sqlite")
+	}
+	return nil, fmt.Errorf("unknown store.driver %q", cfg.Store.Driver)
+}
+
+func openBlob(cfg config.Config) (blob.Store, error) {
+	switch cfg.Blob.Driver {
+	case "local":
+		return local.New(local.Config{Dir: cfg.BlobDir()})
+	case "s3":
+		return nil, errors.New("blob.driver s3 is not available in this version; use local")
+	}
+	return nil, fmt.Errorf("unknown blob.driver %q", cfg.Blob.Driver)
+}
+
+func processingConfig(cfg config.Config) processing.Config {
+	pc := processing.DefaultConfig()
+	pc.MaxPixels = cfg.Limits.MaxPixels
+	pc.MaxOutputPixels = cfg.Limits.MaxOutputPixels
+	pc.JPEGQuality = cfg.Processing.JPEGQuality
+	pc.PNGCompression = cfg.Processing.PNGCompression
+	pc.Background = cfg.Processing.Background
+	return pc
+}
+
+func httpConfig(cfg config.Config) httpapi.Config {
+	return httpapi.Config{
+		MaxUploadBytes: cfg.Limits.MaxUploadBytes,
+		QueueCapacity:  cfg.Pool.QueueCapacity,
+		Limits: job.Limits{
+			MaxOps:          cfg.Limits.MaxOps,
+			MaxVariants:     cfg.Limits.MaxVariants,
+			MaxDimension:    cfg.Limits.MaxDimension,
+			MaxOutputPixels: cfg.Limits.MaxOutputPixels,
+		},
+		ServeAPI:     cfg.Role != "worker",
+		ReadTimeout:  cfg.Server.ReadTimeout,
+		WriteTimeout: cfg.Server.WriteTimeout,
+		IdleTimeout:  cfg.Server.IdleTimeout,
+	}
+}
+
+// processJob is the pool's Handler: read the source, run the spec, store every
+// output under its job-derived key. Outputs are stored before the job is marked
+// completed, so a completed job's files are always there.
+func processJob(proc *processing.Processor, files blob.Store) pool.Handler {
+	return func(ctx context.Context, j *job.Job) ([]job.Output, error) {
+		src, err := files.Open(ctx, job.SourceKey(j.ID))
+		if errors.Is(err, blob.ErrNotFound) {
+			return nil, job.Wrap(job.CodeCorruptImage, err, "the uploaded file is gone from storage")
+		}
+		if err != nil {
+			return nil, job.Wrap(job.CodeUnavailable, err, "file storage unavailable")
+		}
+		defer src.Close()
+		results, err := proc.Run(ctx, src, j.Spec)
+		if err != nil {
+			return nil, err
+		}
+		outputs := make([]job.Output, 0, len(results))
+		for _, r := range results {
+			sum := sha256.Sum256(r.Data)
+			n, err := files.Put(ctx, job.ResultKey(j.ID, r.Variant), bytes.NewReader(r.Data))
+			if err != nil {
+				return nil, job.Wrap(job.CodeUnavailable, err, "storing the result failed")
+			}
+			outputs = append(outputs, job.Output{
+				Variant: r.Variant, Format: r.Format, Bytes: n,
+				Width: r.Width, Height: r.Height, ETag: hex.EncodeToString(sum[:16]),
+			})
+		}
+		return outputs, nil
+	}
+}

@@ -1,0 +1,241 @@
+// Package config loads pixmill's settings: defaults for every key, then the YAML
+// file, then PIXMILL_* environment variables, then command-line flags. It is the only
+// importer of viper; everything else receives a plain Config.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Config is every setting of pixmill. The mapstructure names are the keys of
+// configs/pixmill.yaml; the environment variable of a key is PIXMILL_ + the key
+// upper-cased with '.' replaced by '_'.
+type Config struct {
+	Role    string `mapstructure:"role"`
+	DataDir string `mapstructure:"data_dir"`
+
+	Server struct {
+		Addr            string        `mapstructure:"addr"`
+		ReadTimeout     time.Duration `mapstructure:"read_timeout"`
+		WriteTimeout    time.Duration `mapstructure:"write_timeout"`
+		IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
+		ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	} `mapstructure:"server"`
+
+	Pool struct {
+		Workers       int           `mapstructure:"workers"`
+		QueueCapacity int           `mapstructure:"queue_capacity"`
+		MaxAttempts   int           `mapstructure:"max_attempts"`
+		JobTimeout    time.Duration `mapstructure:"job_timeout"`
+		LeaseDuration time.Duration `mapstructure:"lease_duration"`
+	} `mapstructure:"pool"`
+
+	Limits struct {
+		MaxUploadBytes  int64 `mapstructure:"max_upload_bytes"`
+		MaxPixels       int   `mapstructure:"max_pixels"`
+		MaxOutputPixels int   `mapstructure:"max_output_pixels"`
+		MaxDimension    int   `mapstructure:"max_dimension"`
+		MaxOps          int   `mapstructure:"max_ops"`
+		MaxVariants     int   `mapstructure:"max_variants"`
+	} `mapstructure:"limits"`
+
+	Processing struct {
+		JPEGQuality    int    `mapstructure:"jpeg_quality"`
+		PNGCompression string `mapstructure:"png_compression"`
+		Background     string `mapstructure:"background"`
+	} `mapstructure:"processing"`
+
+	Store struct {
+		Driver   string `mapstructure:"driver"`
+		Postgres struct {
+			DSN string `mapstructure:"dsn"`
+		} `mapstructure:"postgres"`
+	} `mapstructure:"store"`
+
+	Blob struct {
+		Driver string `mapstructure:"driver"`
+		S3     struct {
+			Endpoint        string `mapstructure:"endpoint"`
+			Bucket          string `mapstructure:"bucket"`
+			Region          string `mapstructure:"region"`
+			AccessKeyID     string `mapstructure:"access_key_id"`
+			SecretAccessKey string `mapstructure:"secret_access_key"`
+			PathStyle       bool   `mapstructure:"path_style"`
+		} `mapstructure:"s3"`
+	} `mapstructure:"blob"`
+
+	Log struct {
+		Level  string `mapstructure:"level"`
+		Format string `mapstructure:"format"`
+	} `mapstructure:"log"`
+}
+
+// defaults holds the default of every key. Every key must be here: viper's Unmarshal
+// ignores environment variables for keys it has never heard of.
+func defaults() map[string]any {
+	return map[string]any{
+		"role":                       "all",
+		"data_dir":                   "storage",
+		"server.addr":                ":8080",
+		"server.read_timeout":        "60s",
+		"server.write_timeout":       "60s",
+		"server.idle_timeout":        "60s",
+		"server.shutdown_timeout":    "30s",
+		"pool.workers":               runtime.NumCPU(),
+		"pool.queue_capacity":        1000,
+		"pool.max_attempts":          3,
+		"pool.job_timeout":           "2m",
+		"pool.lease_duration":        "30s",
+		"limits.max_upload_bytes":    52428800,
+		"limits.max_pixels":          50000000,
+		"limits.max_output_pixels":   50000000,
+		"limits.max_dimension":       16384,
+		"limits.max_ops":             20,
+		"limits.max_variants":        10,
+		"processing.jpeg_quality":    85,
+		"processing.png_compression": "speed",
+		"processing.background":      "ffffff",
+		"store.driver":               "sqlite",
+		"store.postgres.dsn":         "",
+		"blob.driver":                "local",
+		"blob.s3.endpoint":           "",
+		"blob.s3.bucket":             "",
+		"blob.s3.region":             "us-east-1",
+		"blob.s3.access_key_id":      "",
+		"blob.s3.secret_access_key":  "",
+		"blob.s3.path_style":         false,
+		"log.level":                  "info",
+		"log.format":                 "json",
+	}
+}
+
+// DefaultFile is read when neither --config nor PIXMILL_CONFIG names a file and it
+// exists, so that `pixmill serve` run from the repository picks up its settings.
+const DefaultFile = "configs/pixmill.yaml"
+
+// flagKeys binds the common settings to flags, key by key.
+var flagKeys = map[string]string{
+	"addr": "server.addr", "data-dir": "data_dir", "workers": "pool.workers",
+	"role": "role", "log-level": "log.level",
+}
+
+// Load builds the Config from defaults, the config file, PIXMILL_* environment
+// variables and args (the flags after the subcommand), later ones winning. A --help
+// request prints usage to usage and returns pflag.ErrHelp.
+func Load(args []string, usage io.Writer) (Config, error) {
+	fset := pflag.NewFlagSet("pixmill serve", pflag.ContinueOnError)
+	fset.SetOutput(usage)
+	file := fset.String("config", "", "config file (default "+DefaultFile+" when it exists; env PIXMILL_CONFIG)")
+	fset.String("addr", "", "listen address (server.addr)")
+	fset.String("data-dir", "", "data directory for the SQLite file and local files (data_dir)")
+	fset.Int("workers", 0, "worker goroutines (pool.workers)")
+	fset.String("role", "", "api, worker or all (role)")
+	fset.String("log-level", "", "debug, info, warn or error (log.level)")
+	if err := fset.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fset.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fset.Arg(0))
+	}
+
+	v := viper.New()
+	known := defaults()
+	for k, d := range known {
+		v.SetDefault(k, d)
+	}
+	v.SetEnvPrefix("PIXMILL")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	for name, key := range flagKeys {
+		// Only a flag given on the command line overrides; its zero default does not.
+		if f := fset.Lookup(name); f.Changed {
+			if err := v.BindPFlag(key, f); err != nil {
+				return Config{}, fmt.Errorf("bind flag --%s: %w", name, err)
+			}
+		}
+	}
+
+	path := *file
+	if path == "" {
+		path = os.Getenv("PIXMILL_CONFIG")
+	}
+	if path == "" {
+		if _, err := os.Stat(DefaultFile); err == nil {
+			path = DefaultFile
+		}
+	}
+	if path != "" {
+		v.SetConfigFile(path)
+		if err := v.ReadInConfig(); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return Config{}, fmt.Errorf("config file %s does not exist", path)
+			}
+			return Config{}, fmt.Errorf("read config file %s: %w", path, err)
+		}
+		for _, k := range v.AllKeys() {
+			if _, ok := known[k]; !ok {
+				return Config{}, fmt.Errorf("config file %s: unknown key %q", path, k)
+			}
+		}
+	}
+
+	var c Config
+	if err := v.Unmarshal(&c); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if c.Pool.Workers == 0 {
+		c.Pool.Workers = runtime.NumCPU()
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Role == "all" || c.Role == "api" || c.Role == "worker", "role: %q is not api, worker or all", c.Role)
+	check(c.DataDir != "", "data_dir: must not be empty")
+	check(c.Server.Addr != "", "server.addr: must not be empty")
+	check(c.Server.ShutdownTimeout > 0, "server.shutdown_timeout: must be positive")
+	check(c.Pool.Workers >= 1, "pool.workers: must be at least 1")
+	check(c.Pool.QueueCapacity >= 1, "pool.queue_capacity: must be at least 1")
+	check(c.Pool.MaxAttempts >= 1, "pool.max_attempts: must be at least 1")
+	check(c.Pool.JobTimeout > 0, "pool.job_timeout: must be positive")
+	check(c.Pool.LeaseDuration >= time.Second, "pool.lease_duration: must be at least 1s")
+	check(c.Limits.MaxUploadBytes >= 1, "limits.max_upload_bytes: must be positive")
+	check(c.Limits.MaxPixels >= 1, "limits.max_pixels: must be positive")
+	check(c.Limits.MaxOutputPixels >= 1, "limits.max_output_pixels: must be positive")
+	check(c.Limits.MaxDimension >= 1, "limits.max_dimension: must be positive")
+	check(c.Limits.MaxOps >= 1, "limits.max_ops: must be positive")
+	check(c.Limits.MaxVariants >= 1, "limits.max_variants: must be positive")
+	check(c.Store.Driver == "sqlite" || c.Store.Driver == "postgres", "store.driver: %q is not sqlite or postgres", c.Store.Driver)
+	check(c.Store.Driver != "postgres" || c.Store.Postgres.DSN != "", "store.postgres.dsn: required when store.driver is postgres")
+	check(c.Blob.Driver == "local" || c.Blob.Driver == "s3", "blob.driver: %q is not local or s3", c.Blob.Driver)
+	check(c.Blob.Driver != "s3" || c.Blob.S3.Bucket != "", "blob.s3.bucket: required when blob.driver is s3")
+	check(c.Log.Format == "json" || c.Log.Format == "text", "log.format: %q is not json or text", c.Log.Format)
+	return errors.Join(errs...)
+}
+
+// SQLitePath is where the embedded store keeps its database.
+func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "pixmill.db") }
+
+// BlobDir is where the local blob store keeps files.
+func (c Config) BlobDir() string { return filepath.Join(c.DataDir, "files") }

@@ -1,0 +1,165 @@
+// Package httpapi is pixmill's HTTP interface: the Fiber app with its routes, the job
+// JSON, and the one ErrorHandler that maps error codes to HTTP statuses. It is the only
+// importer of fiber. A fiber.Ctx never leaves this package.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v3"
+	"github.com/gofiber/fiber/v3/middleware/requestid"
+
+	"github.com/pixmill/pixmill/internal/blob"
+	"github.com/pixmill/pixmill/internal/job"
+)
+
+// Config sets limits and timeouts of the HTTP server.
+type Config struct {
+	MaxUploadBytes int64      // bytes of the uploaded file, counted while reading
+	QueueCapacity  int        // queued jobs at most; past it uploads get 503 queue_full
+	Limits         job.Limits // what a Spec may ask for
+	ServeAPI       bool       // false on worker-only nodes: health routes only
+	ReadTimeout    time.Duration
+	WriteTimeout   time.Duration
+	IdleTimeout    time.Duration
+}
+
+// Validate reports a Config that cannot work.
+func (c Config) Validate() error {
+	if c.MaxUploadBytes < 1 || c.QueueCapacity < 1 {
+		return errors.New("httpapi: max upload bytes and queue capacity must be positive")
+	}
+	return nil
+}
+
+// Prober identifies an uploaded file from its bytes and reads its dimensions from
+// the header without decoding it. Errors are *job.Error (unsupported_media_type,
+// image_too_large).
+type Prober func(r io.Reader) (format job.Format, width, height int, err error)
+
+// Workers reports the worker pool of this node, if it has one.
+type Workers interface {
+	Workers() int
+	Busy() int
+}
+
+// Deps are the components the API talks to.
+type Deps struct {
+	Store     job.Store
+	Blob      blob.Store
+	Probe     Prober
+	CanEncode func(job.Format) bool // whether an output format can be written
+	Notify    func()                // doorbell: a job was enqueued
+	Workers   Workers               // nil on API-only nodes
+	Log       *slog.Logger
+}
+
+// Server is the HTTP side of one pixmill node.
+type Server struct {
+	cfg      Config
+	deps     Deps
+	app      *fiber.App
+	draining atomic.Bool
+}
+
+// New builds the Fiber app and its routes.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Store == nil || deps.Blob == nil || deps.Probe == nil || deps.Log == nil {
+		return nil, errors.New("httpapi: store, blob, probe and log are required")
+	}
+	if deps.Notify == nil {
+		deps.Notify = func() {}
+	}
+	if deps.CanEncode == nil {
+		deps.CanEncode = func(job.Format) bool { return true }
+	}
+	s := &Server{cfg: cfg, deps: deps}
+	s.app = fiber.New(fiber.Config{
+		AppName: "pixmill",
+		// Uploads are streamed straight to storage: never buffered in RAM or in
+		// temp files. Streaming disables BodyLimit, so the upload handler counts
+		// bytes itself.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		ErrorHandler:                 s.handleError,
+		ReadTimeout:                  cfg.ReadTimeout,
+		WriteTimeout:                 cfg.WriteTimeout,
+		IdleTimeout:                  cfg.IdleTimeout,
+	})
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	a := s.app
+	a.Use(requestid.New())
+	a.Use(s.recoverPanic)
+	a.Use(s.logRequests)
+	a.Get("/livez", s.livez)
+	a.Get("/readyz", s.readyz)
+	if s.cfg.ServeAPI {
+		a.Post("/v1/jobs", s.createJob)
+		a.Get("/v1/jobs", s.listJobs)
+		a.Get("/v1/jobs/:id", s.getJob)
+		a.Delete("/v1/jobs/:id", s.deleteJob)
+		a.Get("/v1/jobs/:id/result", s.getResult)
+		a.Get("/v1/jobs/:id/result/:variant", s.getResult)
+		a.Get("/v1/queue", s.queue)
+	}
+	a.Use(func(c fiber.Ctx) error {
+		return job.Errorf(job.CodeNotFound, "no route %s %s", c.Method(), c.Path())
+	})
+}
+
+// Test runs one request through the app in memory (for tests).
+func (s *Server) Test(req *http.Request, timeout time.Duration) (*http.Response, error) {
+	return s.app.Test(req, fiber.TestConfig{Timeout: timeout, FailOnTimeout: true})
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.app.Listener(ln, fiber.ListenConfig{DisableStartupMessage: true})
+}
+
+// Drain makes the node refuse new uploads (503 unavailable) and report not ready,
+// while requests in flight and status and download requests still work.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Shutdown stops accepting connections and waits for requests in flight until ctx
+// ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.app.ShutdownWithContext(ctx)
+	if errors.Is(err, fiber.ErrNotRunning) {
+		return nil
+	}
+	return err
+}
+
+func (s *Server) livez(c fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+func (s *Server) readyz(c fiber.Ctx) error {
+	if s.draining.Load() {
+		return job.Errorf(job.CodeUnavailable, "shutting down")
+	}
+	ctx, cancel := context.WithTimeout(c.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.deps.Store.Ping(ctx); err != nil {
+		return job.Wrap(job.CodeUnavailable, err, "job store unreachable")
+	}
+	if err := s.deps.Blob.Ping(ctx); err != nil {
+		return job.Wrap(job.CodeUnavailable, err, "file storage unreachable")
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}

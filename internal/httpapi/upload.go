@@ -1,0 +1,327 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v3"
+	"github.com/google/uuid"
+
+	"github.com/pixmill/pixmill/internal/job"
+)
+
+const (
+	maxFieldBytes   = 64 << 10 // one form field (ops, variants…)
+	maxFields       = 32
+	multipartSlack  = 1 << 20 // headers, boundaries and fields around the file
+	cleanupDeadline = 10 * time.Second
+)
+
+// uploadForm is what a POST /v1/jobs carried besides the file.
+type uploadForm struct {
+	ops, format, quality, priority, variants string
+	seen                                     map[string]bool
+}
+
+// createJob streams the one file part to storage with its own byte limit, sniffs
+// its format and reads its header, validates the requested work and commits the job
+// as queued. It never decodes the image and never starts goroutines.
+func (s *Server) createJob(c fiber.Ctx) (err error) {
+	defer func() {
+		if err != nil {
+			// The body may be partly unread: the connection cannot carry another
+			// request.
+			c.RequestCtx().SetConnectionClose()
+		}
+	}()
+	if s.draining.Load() {
+		return job.Errorf(job.CodeUnavailable, "shutting down; retry on another node or later")
+	}
+	ctx := c.Context()
+	// Cheap early refusal before reading a byte of a possibly large body; Create
+	// checks again atomically.
+	if st, err := s.deps.Store.Stats(ctx); err != nil {
+		return job.Wrap(job.CodeUnavailable, err, "job store unavailable")
+	} else if st.Queued >= s.cfg.QueueCapacity {
+		return queueFull()
+	}
+	if n := int64(c.Request().Header.ContentLength()); n > s.cfg.MaxUploadBytes+multipartSlack {
+		return tooLarge(s.cfg.MaxUploadBytes)
+	}
+	boundary, err := multipartBoundary(c.Get(fiber.HeaderContentType))
+	if err != nil {
+		return err
+	}
+	body := c.Request().BodyStream()
+	if body == nil { // not streamed (small body, or in-memory tests)
+		body = bytes.NewReader(c.Request().Body())
+	}
+	mr := multipart.NewReader(&limitedReader{r: body, left: s.cfg.MaxUploadBytes + multipartSlack}, boundary)
+
+	id := uuid.NewString()
+	j := &job.Job{ID: id}
+	form := uploadForm{seen: map[string]bool{}}
+	stored, committed := false, false
+	defer func() {
+		if stored && !committed { // refused: leave nothing behind
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupDeadline)
+			defer cancel()
+			if err := s.deps.Blob.Delete(cctx, job.SourceKey(id)); err != nil {
+				s.deps.Log.Error("remove rejected upload", "job_id", id, "err", err)
+			}
+		}
+	}()
+
+	for parts := 0; ; parts++ {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return s.bodyError(err, "read multipart body")
+		}
+		if parts >= maxFields {
+			return job.Errorf(job.CodeInvalid, "too many form parts")
+		}
+		name := p.FormName()
+		if name == "file" {
+			if stored {
+				return job.Errorf(job.CodeInvalid, "more than one file part; send exactly one part named \"file\"")
+			}
+			stored = true
+			n, err := s.deps.Blob.Put(ctx, job.SourceKey(id), &limitedReader{r: p, left: s.cfg.MaxUploadBytes})
+			if err != nil {
+				if errors.Is(err, errTooLarge) {
+					return tooLarge(s.cfg.MaxUploadBytes)
+				}
+				return s.bodyError(err, "store upload")
+			}
+			j.Source.Bytes = n
+			j.Source.Filename = cleanFilename(p.FileName())
+			continue
+		}
+		if err := form.set(name, p); err != nil {
+			return err
+		}
+	}
+	if !stored {
+		return job.Errorf(job.CodeInvalid, "no file part; send the image as a multipart part named \"file\"")
+	}
+	if j.Source.Bytes == 0 {
+		return job.Errorf(job.CodeInvalid, "the file is empty")
+	}
+	spec, prio, err := form.spec()
+	if err != nil {
+		return err
+	}
+	j.Priority = prio
+	if err := s.probe(ctx, j); err != nil {
+		return err
+	}
+	for i := range spec.Variants {
+		if spec.Variants[i].Format == "" && !s.deps.CanEncode(j.Source.Format) {
+			// The input's format cannot be written: PNG keeps every pixel.
+			spec.Variants[i].Format = job.FormatPNG
+		}
+		if f := spec.Variants[i].Format; f != "" && !s.deps.CanEncode(f) {
+			return job.Errorf(job.CodeInvalid, "output format %s is not supported", f)
+		}
+	}
+	if err := spec.Validate(s.cfg.Limits); err != nil {
+		return err
+	}
+	j.Spec = spec
+
+	if err := s.deps.Store.Create(ctx, j, s.cfg.QueueCapacity); err != nil {
+		if job.ErrorCode(err) == job.CodeQueueFull {
+			return queueFull()
+		}
+		return job.Wrap(job.CodeUnavailable, err, "job store unavailable")
+	}
+	committed = true
+	s.deps.Notify()
+	c.Location("/v1/jobs/" + id)
+	return c.Status(http.StatusAccepted).JSON(toJSON(j))
+}
+
+// probe identifies the stored upload from its bytes and checks its header.
+func (s *Server) probe(ctx context.Context, j *job.Job) error {
+	obj, err := s.deps.Blob.Open(ctx, job.SourceKey(j.ID))
+	if err != nil {
+		return job.Wrap(job.CodeUnavailable, err, "file storage unavailable")
+	}
+	defer obj.Close()
+	f, w, h, err := s.deps.Probe(obj)
+	if err != nil {
+		return err
+	}
+	j.Source.Format, j.Source.Width, j.Source.Height = f, w, h
+	return nil
+}
+
+func (f *uploadForm) set(name string, p *multipart.Part) error {
+	if f.seen[name] {
+		return job.Errorf(job.CodeInvalid, "field %q given twice", name)
+	}
+	f.seen[name] = true
+	b, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
+	if err != nil {
+		return job.Wrap(job.CodeInvalid, err, "read field "+name)
+	}
+	if len(b) > maxFieldBytes {
+		return job.Errorf(job.CodeInvalid, "field %q is longer than %d bytes", name, maxFieldBytes)
+	}
+	v := strings.TrimSpace(string(b))
+	switch name {
+	case "ops":
+		f.ops = v
+	case "format":
+		f.format = v
+	case "quality":
+		f.quality = v
+	case "priority":
+		f.priority = v
+	case "variants":
+		f.variants = v
+	default:
+		return job.Errorf(job.CodeInvalid, "unknown field %q (want file, ops, format, quality, priority or variants)", name)
+	}
+	return nil
+}
+
+// spec turns the form fields into the Spec and priority they ask for.
+func (f *uploadForm) spec() (job.Spec, job.Priority, error) {
+	prio, err := job.ParsePriority(f.priority)
+	if err != nil {
+		return job.Spec{}, 0, err
+	}
+	if f.variants != "" {
+		if f.ops != "" || f.format != "" || f.quality != "" {
+			return job.Spec{}, 0, job.Errorf(job.CodeInvalid, "give either variants or ops/format/quality, not both")
+		}
+		spec, err := parseVariants(f.variants)
+		return spec, prio, err
+	}
+	ops, err := job.ParseOps(f.ops)
+	if err != nil {
+		return job.Spec{}, 0, err
+	}
+	v := job.Variant{Name: job.DefaultVariant, Ops: ops}
+	if v.Format, err = job.ParseFormat(f.format); err != nil {
+		return job.Spec{}, 0, err
+	}
+	if f.quality != "" {
+		q, err := strconv.Atoi(f.quality)
+		if err != nil || q < 1 || q > 100 {
+			return job.Spec{}, 0, job.Errorf(job.CodeInvalid, "quality must be an integer from 1 to 100")
+		}
+		v.Quality = q
+	}
+	return job.Spec{Variants: []job.Variant{v}}, prio, nil
+}
+
+// parseVariants reads the variants field: a JSON object, name → {ops, format, quality},
+// where ops is an array or a compact string. Variants come out sorted by name so a
+// job's outputs have a stable order.
+func parseVariants(s string) (job.Spec, error) {
+	var raw map[string]struct {
+		Ops     json.RawMessage `json:"ops"`
+		Format  string          `json:"format"`
+		Quality int             `json:"quality"`
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return job.Spec{}, job.Wrap(job.CodeInvalid, err, "variants: invalid JSON object: "+err.Error())
+	}
+	names := make([]string, 0, len(raw))
+	for n := range raw {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var spec job.Spec
+	for _, n := range names {
+		r := raw[n]
+		ops, err := job.UnmarshalOps(r.Ops)
+		if err != nil {
+			return job.Spec{}, err
+		}
+		f, err := job.ParseFormat(r.Format)
+		if err != nil {
+			return job.Spec{}, err
+		}
+		spec.Variants = append(spec.Variants, job.Variant{Name: n, Ops: ops, Format: f, Quality: r.Quality})
+	}
+	return spec, nil
+}
+
+func multipartBoundary(contentType string) (string, error) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return "", job.Errorf(job.CodeInvalid, "send the upload as multipart/form-data with a part named \"file\"")
+	}
+	return params["boundary"], nil
+}
+
+func queueFull() error {
+	return job.Errorf(job.CodeQueueFull, "the queue is full; retry later")
+}
+
+func tooLarge(limit int64) error {
+	return job.Errorf(job.CodeTooLarge, "the upload is larger than %d bytes", limit)
+}
+
+// bodyError classifies a failure while reading the request body: the body limit,
+// a malformed body, or the storage failing.
+func (s *Server) bodyError(err error, what string) error {
+	var mpErr interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, errTooLarge):
+		return tooLarge(s.cfg.MaxUploadBytes)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &mpErr):
+		return job.Wrap(job.CodeInvalid, err, "the request body ended early or timed out")
+	case strings.HasPrefix(err.Error(), "multipart:"):
+		return job.Wrap(job.CodeInvalid, err, "malformed multipart body: "+err.Error())
+	}
+	return job.Wrap(job.CodeUnavailable, err, what+" failed")
+}
+
+var errTooLarge = errors.New("upload over the byte limit")
+
+// limitedReader fails with errTooLarge once more than left bytes are read, so that
+// an oversized upload is refused while it streams, not after.
+type limitedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n, errTooLarge
+	}
+	return n, err
+}
+
+// cleanFilename keeps the base name of what the client called its file, for
+// download names only.
+func cleanFilename(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	if len(name) > 255 {
+		name = name[:255]
+	}
+	return strings.ToValidUTF8(name, "")
+}

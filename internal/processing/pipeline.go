@@ -1,0 +1,53 @@
+package processing
+
+import (
+	"context"
+	"image"
+
+	"github.com/pixmill/pixmill/internal/job"
+)
+
+// step applies one operation to img and returns the result; img is never modified.
+// A step computes the size of every image it would allocate first and refuses
+// with CodeImageTooLarge when it is over maxPixels.
+type step func(img image.Image, op job.Op, maxPixels int) (image.Image, error)
+
+// steps maps each operation name of job.Op to its step; each lives in op_<name>.go.
+var steps = map[string]step{
+	"resize":     resize,
+	"fit":        fit,
+	"fill":       fill,
+	"thumbnail":  thumbnail,
+	"crop":       crop,
+	"rotate":     rotate,
+	"flip":       flip,
+	"transpose":  transpose,
+	"transverse": transverse,
+	"blur":       blur,
+	"sharpen":    sharpen,
+	"grayscale":  grayscale,
+	"invert":     invert,
+	"brightness": brightness,
+	"contrast":   contrast,
+	"gamma":      gamma,
+	"saturation": saturation,
+}
+
+// apply runs ops in order on img, checking ctx before each one.
+func (p *Processor) apply(ctx context.Context, img image.Image, ops []job.Op) (image.Image, error) {
+	for i, op := range ops {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s, ok := steps[op.Name]
+		if !ok {
+			return nil, job.Errorf(job.CodeInvalid, "op %d: unknown op %q", i+1, op.Name)
+		}
+		out, err := s(img, op, p.cfg.MaxOutputPixels)
+		if err != nil {
+			return nil, err
+		}
+		img = out
+	}
+	return img, nil
+}
