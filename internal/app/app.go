@@ -116,7 +116,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 		log.Warn("http shutdown", "err", err)
 	}
 	if serveErr == nil {
-		<-served
+		if err := <-served; err != nil {
+			log.Warn("http server", "err", err)
+		}
 	}
 	log.Info("stopped")
 	return serveErr

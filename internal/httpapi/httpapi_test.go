@@ -368,7 +368,7 @@ func TestResultDownload(t *testing.T) {
 	data := []byte("0123456789abcdefghij")
 	e.complete(t, id, data)
 
-	resp, body = e.do(t, httptestGet("/v1/jobs/"+id))
+	_, body = e.do(t, httptestGet("/v1/jobs/"+id))
 	j := decode[jobResp](t, body)
 	if j.Status != "completed" || len(j.Outputs) != 1 || j.Outputs[0].URL != "/v1/jobs/"+id+"/result" {
 		t.Fatalf("completed job: %s", body)

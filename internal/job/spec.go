@@ -259,10 +259,7 @@ func (s Spec) Validate(lim Limits) error {
 		}
 		for i, op := range v.Ops {
 			if err := op.Validate(lim); err != nil {
-				if e, ok := err.(*Error); ok {
-					e.Message = fmt.Sprintf("op %d: %s", i+1, e.Message)
-				}
-				return err
+				return Errorf(CodeInvalid, "op %d: %s", i+1, ErrorMessage(err))
 			}
 		}
 	}

@@ -81,7 +81,7 @@ func TestEncodeJPEGQuality(t *testing.T) {
 	low := runOne(t, p, src, job.Variant{Ops: ops, Format: job.FormatJPEG, Quality: 10})
 	def := runOne(t, p, src, job.Variant{Ops: ops, Format: job.FormatJPEG})
 	high := runOne(t, p, src, job.Variant{Ops: ops, Format: job.FormatJPEG, Quality: 98})
-	if !(len(low.Data) < len(def.Data) && len(def.Data) < len(high.Data)) {
+	if len(low.Data) >= len(def.Data) || len(def.Data) >= len(high.Data) {
 		t.Errorf("sizes q10=%d default=%d q98=%d, want increasing", len(low.Data), len(def.Data), len(high.Data))
 	}
 }
