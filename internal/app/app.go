@@ -51,10 +51,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 	var workers *pool.Pool
 	if cfg.Role != "api" {
 		pc := pool.DefaultConfig(cfg.Pool.Workers)
+		pc.MaxWorkers = cfg.Pool.MaxWorkers
+		pc.IdleTimeout = cfg.Pool.IdleTimeout
+		pc.RateLimit = cfg.Pool.RateLimit
 		pc.MaxAttempts = cfg.Pool.MaxAttempts
 		pc.JobTimeout = cfg.Pool.JobTimeout
 		pc.Lease = cfg.Pool.LeaseDuration
-		workers, err = pool.New(pc, store, processJob(proc, files), log)
+		workers, err = pool.New(pc, store, processJob(proc, files), log, nil)
 		if err != nil {
 			return err
 		}

@@ -35,6 +35,9 @@ type Config struct {
 
 	Pool struct {
 		Workers       int           `mapstructure:"workers"`
+		MaxWorkers    int           `mapstructure:"max_workers"`
+		IdleTimeout   time.Duration `mapstructure:"idle_timeout"`
+		RateLimit     float64       `mapstructure:"rate_limit"`
 		QueueCapacity int           `mapstructure:"queue_capacity"`
 		MaxAttempts   int           `mapstructure:"max_attempts"`
 		JobTimeout    time.Duration `mapstructure:"job_timeout"`
@@ -92,7 +95,10 @@ func defaults() map[string]any {
 		"server.write_timeout":       "60s",
 		"server.idle_timeout":        "60s",
 		"server.shutdown_timeout":    "30s",
-		"pool.workers":               runtime.NumCPU(),
+		"pool.workers":               0, // one per CPU
+		"pool.max_workers":           0,
+		"pool.idle_timeout":          "30s",
+		"pool.rate_limit":            0,
 		"pool.queue_capacity":        1000,
 		"pool.max_attempts":          3,
 		"pool.job_timeout":           "2m",
@@ -216,6 +222,9 @@ func (c Config) Validate() error {
 	check(c.Server.Addr != "", "server.addr: must not be empty")
 	check(c.Server.ShutdownTimeout > 0, "server.shutdown_timeout: must be positive")
 	check(c.Pool.Workers >= 1, "pool.workers: must be at least 1")
+	check(c.Pool.MaxWorkers == 0 || c.Pool.MaxWorkers >= c.Pool.Workers, "pool.max_workers: must be 0 (fixed pool) or at least pool.workers")
+	check(c.Pool.IdleTimeout > 0, "pool.idle_timeout: must be positive")
+	check(c.Pool.RateLimit >= 0, "pool.rate_limit: must not be negative")
 	check(c.Pool.QueueCapacity >= 1, "pool.queue_capacity: must be at least 1")
 	check(c.Pool.MaxAttempts >= 1, "pool.max_attempts: must be at least 1")
 	check(c.Pool.JobTimeout > 0, "pool.job_timeout: must be positive")

@@ -1,7 +1,9 @@
 // Package pool runs queued jobs: a dispatcher claims a job from the Store only when one
-// of a fixed number of worker goroutines is free and hands it over a channel; workers
-// keep the job's lease alive, bound it with a timeout, turn panics into failed jobs and
-// apply the retry policy. It knows nothing about images: the work itself is a Handler.
+// of the worker goroutines is free and hands it over a channel; workers keep the job's
+// lease alive, bound it with a timeout, turn panics into failed jobs and apply the
+// retry policy. The pool is fixed by default; it may grow under backlog up to
+// MaxWorkers and shrink back after IdleTimeout, and claims may be rate limited. It
+// knows nothing about images: the work itself is a Handler.
 package pool
 
 import (
@@ -13,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/pixmill/pixmill/internal/job"
 )
 
@@ -22,7 +26,10 @@ type Handler func(ctx context.Context, j *job.Job) ([]job.Output, error)
 
 // Config sets the pool's size and policies.
 type Config struct {
-	Workers      int           // fixed number of worker goroutines
+	Workers      int           // worker goroutines always running
+	MaxWorkers   int           // > Workers lets the pool grow under backlog; 0 means Workers
+	IdleTimeout  time.Duration // an extra worker idle this long exits
+	RateLimit    float64       // jobs started per second at most (token bucket); 0 = unlimited
 	MaxAttempts  int           // claims of one job before a transient error fails it
 	JobTimeout   time.Duration // bound on one attempt
 	Lease        time.Duration // lease length; renewed every Lease/3 while a job runs
@@ -35,6 +42,7 @@ type Config struct {
 func DefaultConfig(workers int) Config {
 	return Config{
 		Workers:      workers,
+		IdleTimeout:  30 * time.Second,
 		MaxAttempts:  3,
 		JobTimeout:   2 * time.Minute,
 		Lease:        30 * time.Second,
@@ -49,6 +57,12 @@ func (c Config) Validate() error {
 	switch {
 	case c.Workers < 1:
 		return errors.New("pool: workers must be at least 1")
+	case c.MaxWorkers != 0 && c.MaxWorkers < c.Workers:
+		return errors.New("pool: max workers must not be below workers")
+	case c.MaxWorkers > c.Workers && c.IdleTimeout <= 0:
+		return errors.New("pool: a growing pool needs a positive idle timeout")
+	case c.RateLimit < 0:
+		return errors.New("pool: rate limit must not be negative")
 	case c.MaxAttempts < 1:
 		return errors.New("pool: max attempts must be at least 1")
 	case c.JobTimeout <= 0 || c.Lease <= 0 || c.PollInterval <= 0:
@@ -59,18 +73,37 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Pool is a dispatcher and a fixed set of workers over a job.Store.
+func (c Config) maxWorkers() int { return max(c.Workers, c.MaxWorkers) }
+
+// Observer is told what the pool does, for metrics. Its methods must not block.
+type Observer interface {
+	// JobStarted is called when a worker starts a job that waited wait in the queue.
+	JobStarted(wait time.Duration)
+	// JobEnded is called when an attempt ends: outcome is completed, failed, retried,
+	// released (shutdown) or lost (lease lost).
+	JobEnded(outcome string, took time.Duration)
+}
+
+type noObserver struct{}
+
+func (noObserver) JobStarted(time.Duration)       {}
+func (noObserver) JobEnded(string, time.Duration) {}
+
+// Pool is a dispatcher and its workers over a job.Store.
 type Pool struct {
-	cfg    Config
-	store  job.Store
-	handle Handler
-	log    *slog.Logger
+	cfg     Config
+	store   job.Store
+	handle  Handler
+	log     *slog.Logger
+	obs     Observer
+	limiter *rate.Limiter // nil when unlimited
 
 	bell  chan struct{} // doorbell: a job may be ready
-	slots chan struct{} // one token per busy worker
+	slots chan struct{} // one token per busy worker; capacity is the most workers
 	jobs  chan *job.Job // dispatcher → workers
 
 	busy atomic.Int64
+	live atomic.Int64 // worker goroutines running
 
 	mu      sync.Mutex
 	started bool
@@ -80,24 +113,32 @@ type Pool struct {
 	done    sync.WaitGroup // dispatcher and workers
 }
 
-// New returns a stopped Pool; Start runs it.
-func New(cfg Config, store job.Store, h Handler, log *slog.Logger) (*Pool, error) {
+// New returns a stopped Pool; Start runs it. obs may be nil.
+func New(cfg Config, store job.Store, h Handler, log *slog.Logger, obs Observer) (*Pool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if store == nil || h == nil || log == nil {
 		return nil, errors.New("pool: store, handler and logger are required")
 	}
-	return &Pool{
+	if obs == nil {
+		obs = noObserver{}
+	}
+	p := &Pool{
 		cfg:    cfg,
 		store:  store,
 		handle: h,
 		log:    log,
+		obs:    obs,
 		bell:   make(chan struct{}, 1),
-		slots:  make(chan struct{}, cfg.Workers),
+		slots:  make(chan struct{}, cfg.maxWorkers()),
 		jobs:   make(chan *job.Job),
 		quit:   make(chan struct{}),
-	}, nil
+	}
+	if cfg.RateLimit > 0 {
+		p.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), 1) // no bursts: an even pace
+	}
+	return p, nil
 }
 
 // Notify rings the doorbell: a job was enqueued. It never blocks.
@@ -108,8 +149,8 @@ func (p *Pool) Notify() {
 	}
 }
 
-// Workers is the number of worker goroutines.
-func (p *Pool) Workers() int { return p.cfg.Workers }
+// Workers is the number of worker goroutines running now.
+func (p *Pool) Workers() int { return int(p.live.Load()) }
 
 // Busy is the number of workers running a job now.
 func (p *Pool) Busy() int { return int(p.busy.Load()) }
@@ -133,11 +174,11 @@ func (p *Pool) Start(ctx context.Context) error {
 	// Jobs run under a context of their own: a request's or the caller's context
 	// ending must not cut a job short; only Shutdown's deadline does.
 	p.jobCtx, p.abort = context.WithCancel(context.WithoutCancel(ctx))
-	p.done.Add(1 + p.cfg.Workers)
-	go p.dispatch()
 	for range p.cfg.Workers {
-		go p.work()
+		p.spawn()
 	}
+	p.done.Add(1)
+	go p.dispatch()
 	return nil
 }
 
@@ -184,19 +225,21 @@ func (p *Pool) dispatch() {
 		case <-p.quit:
 			return
 		}
-		select { // select picks at random among ready cases: quit must win
-		case <-p.quit:
-			<-p.slots
-			return
-		default:
-		}
 		for {
+			// select picks at random among ready cases: quit must win.
+			if p.quitting() || !p.awaitToken() {
+				<-p.slots
+				return
+			}
 			j, err := p.store.Claim(p.jobCtx, p.cfg.Lease)
 			if err != nil && p.jobCtx.Err() == nil {
 				p.log.Error("claim job", "err", err)
 			}
 			if j != nil {
-				p.jobs <- j
+				if p.limiter != nil {
+					p.limiter.Allow() // a token is there: awaitToken saw it
+				}
+				p.handOver(j)
 				break
 			}
 			select {
@@ -216,13 +259,100 @@ func (p *Pool) dispatch() {
 	}
 }
 
+func (p *Pool) quitting() bool {
+	select {
+	case <-p.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// awaitToken waits until the rate limit allows a job to start, without taking the
+// token: it is taken only when a claim returns a job, so idle polling spends none.
+// It returns false when the pool is shutting down.
+func (p *Pool) awaitToken() bool {
+	if p.limiter == nil {
+		return true
+	}
+	for {
+		missing := 1 - p.limiter.Tokens()
+		if missing <= 0 {
+			return true
+		}
+		t := time.NewTimer(time.Duration(missing / float64(p.limiter.Limit()) * float64(time.Second)))
+		select {
+		case <-p.quit:
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+// handOver gives j to an idle worker; when every worker is busy (the slot is free
+// because the pool may still grow) it starts another one.
+func (p *Pool) handOver(j *job.Job) {
+	select {
+	case p.jobs <- j:
+		return
+	default:
+	}
+	if int(p.live.Load()) < p.cfg.maxWorkers() {
+		p.spawn()
+	}
+	p.jobs <- j
+}
+
+func (p *Pool) spawn() {
+	p.live.Add(1)
+	p.done.Add(1)
+	go p.work()
+}
+
+// work runs jobs until the dispatcher closes the channel. A worker beyond
+// cfg.Workers exits after IdleTimeout without a job.
 func (p *Pool) work() {
 	defer p.done.Done()
-	for j := range p.jobs {
-		p.busy.Add(1)
-		p.run(j)
-		p.busy.Add(-1)
-		<-p.slots
+	var idle *time.Timer
+	if p.cfg.maxWorkers() > p.cfg.Workers {
+		idle = time.NewTimer(p.cfg.IdleTimeout)
+		defer idle.Stop()
+	}
+	for {
+		var timeout <-chan time.Time
+		if idle != nil {
+			idle.Reset(p.cfg.IdleTimeout)
+			timeout = idle.C
+		}
+		select {
+		case j, ok := <-p.jobs:
+			if !ok {
+				p.live.Add(-1)
+				return
+			}
+			p.busy.Add(1)
+			p.run(j)
+			p.busy.Add(-1)
+			<-p.slots
+		case <-timeout:
+			if p.retire() {
+				return
+			}
+		}
+	}
+}
+
+// retire lets an idle worker exit while more than cfg.Workers are running.
+func (p *Pool) retire() bool {
+	for {
+		n := p.live.Load()
+		if n <= int64(p.cfg.Workers) {
+			return false
+		}
+		if p.live.CompareAndSwap(n, n-1) {
+			return true
+		}
 	}
 }
 
@@ -230,6 +360,9 @@ func (p *Pool) work() {
 func (p *Pool) run(j *job.Job) {
 	log := p.log.With("job_id", j.ID, "attempt", j.Attempts)
 	start := time.Now()
+	p.obs.JobStarted(start.Sub(later(j.CreatedAt, j.RunAfter)))
+	outcome := "lost"
+	defer func() { p.obs.JobEnded(outcome, time.Since(start)) }()
 	ctx, cancel := context.WithTimeout(p.jobCtx, p.cfg.JobTimeout)
 	defer cancel()
 
@@ -248,6 +381,7 @@ func (p *Pool) run(j *job.Job) {
 	case err == nil:
 		err = p.store.Complete(sctx, j.ID, j.LeaseToken, outputs)
 		if err == nil {
+			outcome = "completed"
 			log.Info("job completed", "duration_ms", time.Since(start).Milliseconds())
 			return
 		}
@@ -258,6 +392,7 @@ func (p *Pool) run(j *job.Job) {
 			log.Error("release job at shutdown", "err", rerr)
 			return
 		}
+		outcome = "released"
 		log.Info("job released at shutdown")
 		return
 	}
@@ -271,7 +406,9 @@ func (p *Pool) run(j *job.Job) {
 		log.Warn("job failed; will retry", "err", err, "retry_in_ms", delay.Milliseconds())
 		if rerr := p.store.Retry(sctx, j.ID, j.LeaseToken, time.Now().Add(delay), failure); rerr != nil {
 			log.Error("record retry", "err", rerr)
+			return
 		}
+		outcome = "retried"
 		return
 	}
 	level := slog.LevelInfo
@@ -281,7 +418,16 @@ func (p *Pool) run(j *job.Job) {
 	log.Log(sctx, level, "job failed", "code", failure.Code, "err", err, "duration_ms", time.Since(start).Milliseconds())
 	if ferr := p.store.Fail(sctx, j.ID, j.LeaseToken, failure); ferr != nil {
 		log.Error("record failed job", "err", ferr)
+		return
 	}
+	outcome = "failed"
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // safeHandle runs the handler and turns a panic into a permanent error, so that one

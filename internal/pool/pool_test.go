@@ -50,7 +50,7 @@ func testConfig(workers int) pool.Config {
 
 func start(t *testing.T, cfg pool.Config, s job.Store, h pool.Handler) *pool.Pool {
 	t.Helper()
-	p, err := pool.New(cfg, s, h, quiet)
+	p, err := pool.New(cfg, s, h, quiet, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,15 +94,12 @@ func TestFixedPoolNeverExceedsWorkers(t *testing.T) {
 	s := newStore(t)
 	const workers, jobs = 3, 30
 	var running, peak atomic.Int64
+	gate := make(chan struct{})
 	h := func(ctx context.Context, j *job.Job) ([]job.Output, error) {
 		n := running.Add(1)
-		for {
-			p := peak.Load()
-			if n <= p || peak.CompareAndSwap(p, n) {
-				break
-			}
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 		}
-		time.Sleep(2 * time.Millisecond)
+		<-gate // held until every worker is busy, then open for the rest
 		running.Add(-1)
 		return ok(ctx, j)
 	}
@@ -110,11 +107,13 @@ func TestFixedPoolNeverExceedsWorkers(t *testing.T) {
 		enqueue(t, s, idOf(i), job.PriorityNormal)
 	}
 	p := start(t, testConfig(workers), s, h)
+	waitFor(t, "every worker busy", func() bool { return p.Busy() == workers })
+	close(gate)
 	for i := range jobs {
 		waitStatus(t, s, idOf(i), job.StatusCompleted)
 	}
-	if got := peak.Load(); got > workers || got < 2 {
-		t.Errorf("peak concurrency %d, want 2..%d", got, workers)
+	if got := peak.Load(); got != workers {
+		t.Errorf("peak concurrency %d, want %d", got, workers)
 	}
 	if p.Busy() != 0 || p.Workers() != workers {
 		t.Errorf("busy %d workers %d", p.Busy(), p.Workers())
@@ -227,36 +226,6 @@ func TestTimeoutIsRetriedThenFailed(t *testing.T) {
 	}
 }
 
-func TestShutdownLetsRunningJobFinish(t *testing.T) {
-	s := newStore(t)
-	enqueue(t, s, idOf(0), job.PriorityNormal)
-	enqueue(t, s, idOf(1), job.PriorityLow)
-	started, release := make(chan struct{}), make(chan struct{})
-	h := func(ctx context.Context, j *job.Job) ([]job.Output, error) {
-		close(started)
-		<-release
-		return ok(ctx, j)
-	}
-	p, err := pool.New(testConfig(1), s, h, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	<-started
-	done := make(chan error)
-	go func() { done <- p.Shutdown(context.Background()) }()
-	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, s, idOf(0), job.StatusCompleted)
-	if j := waitStatus(t, s, idOf(1), job.StatusQueued); j.Attempts != 0 {
-		t.Errorf("job never started has attempts %d", j.Attempts)
-	}
-}
-
 func TestShutdownDeadlineReleasesRunningJob(t *testing.T) {
 	s := newStore(t)
 	enqueue(t, s, idOf(0), job.PriorityNormal)
@@ -266,7 +235,7 @@ func TestShutdownDeadlineReleasesRunningJob(t *testing.T) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
-	p, err := pool.New(testConfig(1), s, h, quiet)
+	p, err := pool.New(testConfig(1), s, h, quiet, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,5 +314,118 @@ func TestDoorbellWakesIdleDispatcher(t *testing.T) {
 		enqueue(t, s, idOf(i), job.PriorityNormal)
 		p.Notify()
 		waitStatus(t, s, idOf(i), job.StatusCompleted)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	s := newStore(t)
+	const jobs, perSecond = 21, 40.0
+	for i := range jobs {
+		enqueue(t, s, idOf(i), job.PriorityNormal)
+	}
+	cfg := testConfig(4) // enough workers that only the limit paces the jobs
+	cfg.RateLimit = perSecond
+	begin := time.Now()
+	start(t, cfg, s, ok)
+	for i := range jobs {
+		waitStatus(t, s, idOf(i), job.StatusCompleted)
+	}
+	// 21 jobs at 40/s: the first at once, then one every 25 ms.
+	if took, least := time.Since(begin), time.Duration(float64(jobs-1)/perSecond*float64(time.Second)); took < least*9/10 {
+		t.Errorf("%d jobs took %v, want at least %v", jobs, took, least)
+	}
+}
+
+func TestDynamicPoolGrowsAndShrinks(t *testing.T) {
+	s := newStore(t)
+	cfg := testConfig(1)
+	cfg.MaxWorkers = 3
+	cfg.IdleTimeout = 50 * time.Millisecond
+	release := make(chan struct{})
+	var running, peak atomic.Int64
+	h := func(ctx context.Context, j *job.Job) ([]job.Output, error) {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		<-release
+		running.Add(-1)
+		return ok(ctx, j)
+	}
+	p := start(t, cfg, s, h)
+	if got := p.Workers(); got != 1 {
+		t.Fatalf("idle pool has %d workers, want 1", got)
+	}
+	for i := range 6 {
+		enqueue(t, s, idOf(i), job.PriorityNormal)
+	}
+	p.Notify()
+	waitFor(t, "pool to grow to 3 busy workers", func() bool { return p.Busy() == 3 })
+	if w := p.Workers(); w != 3 {
+		t.Errorf("workers %d under backlog, want 3", w)
+	}
+	close(release)
+	for i := range 6 {
+		waitStatus(t, s, idOf(i), job.StatusCompleted)
+	}
+	if got := peak.Load(); got != 3 {
+		t.Errorf("peak concurrency %d, want exactly the maximum 3", got)
+	}
+	waitFor(t, "pool to shrink back to 1 worker", func() bool { return p.Workers() == 1 })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+type recorder struct {
+	mu       sync.Mutex
+	started  int
+	outcomes map[string]int
+}
+
+func (r *recorder) JobStarted(time.Duration) { r.mu.Lock(); r.started++; r.mu.Unlock() }
+func (r *recorder) JobEnded(outcome string, _ time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.outcomes == nil {
+		r.outcomes = map[string]int{}
+	}
+	r.outcomes[outcome]++
+}
+
+func TestObserverSeesOutcomes(t *testing.T) {
+	s := newStore(t)
+	enqueue(t, s, idOf(0), job.PriorityNormal)
+	enqueue(t, s, idOf(1), job.PriorityNormal)
+	h := func(ctx context.Context, j *job.Job) ([]job.Output, error) {
+		if j.ID == idOf(1) {
+			return nil, job.Errorf(job.CodeCorruptImage, "bad")
+		}
+		return ok(ctx, j)
+	}
+	rec := &recorder{}
+	p, err := pool.New(testConfig(1), s, h, quiet, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, s, idOf(0), job.StatusCompleted)
+	waitStatus(t, s, idOf(1), job.StatusFailed)
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.started != 2 || rec.outcomes["completed"] != 1 || rec.outcomes["failed"] != 1 {
+		t.Errorf("started %d outcomes %v", rec.started, rec.outcomes)
 	}
 }
