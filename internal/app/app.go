@@ -19,7 +19,9 @@ import (
 	"github.com/pixmill/pixmill/internal/blob/local"
 	"github.com/pixmill/pixmill/internal/config"
 	"github.com/pixmill/pixmill/internal/httpapi"
+	"github.com/pixmill/pixmill/internal/janitor"
 	"github.com/pixmill/pixmill/internal/job"
+	"github.com/pixmill/pixmill/internal/metrics"
 	"github.com/pixmill/pixmill/internal/pool"
 	"github.com/pixmill/pixmill/internal/processing"
 	"github.com/pixmill/pixmill/internal/store/sqlstore"
@@ -48,6 +50,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 		return err
 	}
 
+	m := metrics.New(store.Stats)
 	var workers *pool.Pool
 	if cfg.Role != "api" {
 		pc := pool.DefaultConfig(cfg.Pool.Workers)
@@ -57,7 +60,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 		pc.MaxAttempts = cfg.Pool.MaxAttempts
 		pc.JobTimeout = cfg.Pool.JobTimeout
 		pc.Lease = cfg.Pool.LeaseDuration
-		workers, err = pool.New(pc, store, processJob(proc, files), log, nil)
+		workers, err = pool.New(pc, store, processJob(proc, files), log, m)
 		if err != nil {
 			return err
 		}
@@ -71,10 +74,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 			return info.Format, info.Width, info.Height, err
 		},
 		CanEncode: processing.CanEncode,
+		Observer:  m,
+		Metrics:   m.Handler(),
 		Log:       log,
 	}
 	if workers != nil {
 		deps.Notify, deps.Workers = workers.Notify, workers
+		m.WatchWorkers(workers)
 	}
 	srv, err := httpapi.New(httpConfig(cfg), deps)
 	if err != nil {
@@ -90,6 +96,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 			ln.Close()
 			return err
 		}
+	}
+	stopJanitor := func() {}
+	if cfg.Role != "api" {
+		jc := janitor.Config{TTL: cfg.Retention.TTL, Interval: cfg.Retention.Interval, Grace: cfg.Retention.Grace, Batch: 500}
+		jan, err := janitor.New(jc, store, files, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		jctx, cancel := context.WithCancel(ctx)
+		swept := make(chan struct{})
+		go func() { jan.Run(jctx); close(swept) }()
+		stopJanitor = func() { cancel(); <-swept }
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -112,6 +131,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 			log.Warn("workers did not finish in time", "err", err)
 		}
 	}
+	stopJanitor()
 	// The HTTP server gets a little time of its own even when jobs used it all.
 	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer hcancel()

@@ -41,3 +41,16 @@ type Object interface {
 	Size() int64
 	ModTime() time.Time
 }
+
+// Walker is implemented by stores that can list their keys; the janitor uses it to
+// find files no job refers to.
+type Walker interface {
+	// Walk calls fn with every key and its modification time.
+	Walk(ctx context.Context, fn func(key string, modTime time.Time) error) error
+}
+
+// TempSweeper is implemented by stores whose interrupted Puts can leave partial
+// data behind; SweepTemp removes what is older than cutoff.
+type TempSweeper interface {
+	SweepTemp(ctx context.Context, cutoff time.Time) (int, error)
+}

@@ -53,6 +53,12 @@ type Config struct {
 		MaxVariants     int   `mapstructure:"max_variants"`
 	} `mapstructure:"limits"`
 
+	Retention struct {
+		TTL      time.Duration `mapstructure:"ttl"`
+		Interval time.Duration `mapstructure:"interval"`
+		Grace    time.Duration `mapstructure:"grace"`
+	} `mapstructure:"retention"`
+
 	Processing struct {
 		JPEGQuality    int    `mapstructure:"jpeg_quality"`
 		PNGCompression string `mapstructure:"png_compression"`
@@ -109,6 +115,9 @@ func defaults() map[string]any {
 		"limits.max_dimension":       16384,
 		"limits.max_ops":             20,
 		"limits.max_variants":        10,
+		"retention.ttl":              "24h",
+		"retention.interval":         "10m",
+		"retention.grace":            "1h",
 		"processing.jpeg_quality":    85,
 		"processing.png_compression": "speed",
 		"processing.background":      "ffffff",
@@ -229,6 +238,9 @@ func (c Config) Validate() error {
 	check(c.Pool.MaxAttempts >= 1, "pool.max_attempts: must be at least 1")
 	check(c.Pool.JobTimeout > 0, "pool.job_timeout: must be positive")
 	check(c.Pool.LeaseDuration >= time.Second, "pool.lease_duration: must be at least 1s")
+	check(c.Retention.TTL >= 0, "retention.ttl: must not be negative (0 keeps jobs forever)")
+	check(c.Retention.Interval > 0, "retention.interval: must be positive")
+	check(c.Retention.Grace > 0, "retention.grace: must be positive")
 	check(c.Limits.MaxUploadBytes >= 1, "limits.max_upload_bytes: must be positive")
 	check(c.Limits.MaxPixels >= 1, "limits.max_pixels: must be positive")
 	check(c.Limits.MaxOutputPixels >= 1, "limits.max_output_pixels: must be positive")

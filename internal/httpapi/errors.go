@@ -103,18 +103,26 @@ type panicError struct{ v any }
 
 func (p panicError) Error() string { return fmt.Sprintf("panic: %v", p.v) }
 
-// logRequests logs one line per request at debug level (errors are logged by
-// handleError).
+// logRequests counts every request by route pattern and status, and logs one line
+// per request at debug level (errors are logged by handleError).
 func (s *Server) logRequests(c fiber.Ctx) error {
 	start := time.Now()
 	err := c.Next()
-	if s.deps.Log.Enabled(c.Context(), slog.LevelDebug) {
-		status := c.Response().StatusCode()
-		if err != nil {
-			status = statusOf(job.ErrorCode(err))
+	status := c.Response().StatusCode()
+	if err != nil {
+		status = statusOf(job.ErrorCode(err))
+		if fe, ok := errors.AsType[*fiber.Error](err); ok {
+			status = fe.Code
 		}
+	}
+	route := c.Route().Path
+	if c.Route().Method == "USE" { // only the catch-all matched
+		route = "unmatched"
+	}
+	s.deps.Observer.Request(route, status)
+	if s.deps.Log.Enabled(c.Context(), slog.LevelDebug) {
 		s.deps.Log.Debug("request", "request_id", requestid.FromContext(c), "method", c.Method(),
-			"path", c.Path(), "status", status, "duration_ms", time.Since(start).Milliseconds())
+			"path", c.Path(), "route", route, "status", status, "duration_ms", time.Since(start).Milliseconds())
 	}
 	return err
 }

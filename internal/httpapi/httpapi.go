@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v3"
+	"github.com/gofiber/fiber/v3/middleware/adaptor"
 	"github.com/gofiber/fiber/v3/middleware/requestid"
 
 	"github.com/pixmill/pixmill/internal/blob"
@@ -50,6 +51,17 @@ type Workers interface {
 	Busy() int
 }
 
+// Observer is told about requests and uploads, for metrics. Its methods must not block.
+type Observer interface {
+	Request(route string, status int)
+	Uploaded(bytes int64)
+}
+
+type noObserver struct{}
+
+func (noObserver) Request(string, int) {}
+func (noObserver) Uploaded(int64)      {}
+
 // Deps are the components the API talks to.
 type Deps struct {
 	Store     job.Store
@@ -58,6 +70,8 @@ type Deps struct {
 	CanEncode func(job.Format) bool // whether an output format can be written
 	Notify    func()                // doorbell: a job was enqueued
 	Workers   Workers               // nil on API-only nodes
+	Observer  Observer              // nil: nothing observed
+	Metrics   http.Handler          // served at /metrics when not nil
 	Log       *slog.Logger
 }
 
@@ -79,6 +93,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Notify == nil {
 		deps.Notify = func() {}
+	}
+	if deps.Observer == nil {
+		deps.Observer = noObserver{}
 	}
 	if deps.CanEncode == nil {
 		deps.CanEncode = func(job.Format) bool { return true }
@@ -107,6 +124,9 @@ func (s *Server) routes() {
 	a.Use(s.logRequests)
 	a.Get("/livez", s.livez)
 	a.Get("/readyz", s.readyz)
+	if s.deps.Metrics != nil {
+		a.Get("/metrics", adaptor.HTTPHandler(s.deps.Metrics))
+	}
 	if s.cfg.ServeAPI {
 		a.Post("/v1/jobs", s.createJob)
 		a.Get("/v1/jobs", s.listJobs)

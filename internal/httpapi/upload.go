@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v3"
+	"github.com/gofiber/fiber/v3/middleware/requestid"
 	"github.com/google/uuid"
 
 	"github.com/pixmill/pixmill/internal/job"
@@ -150,6 +151,9 @@ func (s *Server) createJob(c fiber.Ctx) (err error) {
 	}
 	committed = true
 	s.deps.Notify()
+	s.deps.Observer.Uploaded(j.Source.Bytes)
+	s.deps.Log.Info("job accepted", "job_id", id, "request_id", requestid.FromContext(c),
+		"bytes", j.Source.Bytes, "format", j.Source.Format, "priority", j.Priority.String())
 	c.Location("/v1/jobs/" + id)
 	return c.Status(http.StatusAccepted).JSON(toJSON(j))
 }

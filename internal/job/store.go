@@ -56,6 +56,10 @@ type Store interface {
 	// queued or processing is not removed: an *Error with CodeConflict.
 	Delete(ctx context.Context, id string) (*Job, error)
 
+	// Expire deletes up to limit jobs in a terminal state that finished before
+	// cutoff, oldest first, and returns them so that their files can be removed.
+	Expire(ctx context.Context, cutoff time.Time, limit int) ([]*Job, error)
+
 	// RequeueExpired puts processing jobs whose lease has expired back in the queue
 	// (the process that held them died) and returns how many.
 	RequeueExpired(ctx context.Context) (int, error)

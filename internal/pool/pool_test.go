@@ -107,7 +107,7 @@ func TestFixedPoolNeverExceedsWorkers(t *testing.T) {
 		enqueue(t, s, idOf(i), job.PriorityNormal)
 	}
 	p := start(t, testConfig(workers), s, h)
-	waitFor(t, "every worker busy", func() bool { return p.Busy() == workers })
+	waitFor(t, "every worker busy", func() bool { return p.Busy() == workers && running.Load() == workers })
 	close(gate)
 	for i := range jobs {
 		waitStatus(t, s, idOf(i), job.StatusCompleted)

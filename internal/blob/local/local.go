@@ -489,3 +489,41 @@ func clean(err error) error {
 	}
 	return err
 }
+
+// SweepTemp removes temporary files last modified before cutoff: what a Put left
+// behind when the process died mid-write. It returns how many it removed.
+func (s *Store) SweepTemp(ctx context.Context, cutoff time.Time) (int, error) {
+	root, err := s.root()
+	if err != nil {
+		return 0, err
+	}
+	defer closeRoot(root)
+	n := 0
+	err = fs.WalkDir(root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if name != "." && notExist(err) {
+				return nil
+			}
+			return clean(err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), TempPrefix) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			return nil //nolint:nilerr // gone already, or still being written
+		}
+		if err := root.Remove(name); err != nil && !notExist(err) {
+			return clean(err)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("sweep temporary files: %w", err)
+	}
+	return n, nil
+}
