@@ -21,8 +21,8 @@ import (
 	"time"
 )
 
-// binary is the real pixmill, built once by TestMain.
-var binary string
+// pixmillBin is the real pixmill, built once by TestMain.
+var pixmillBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "pixmill-e2e")
@@ -30,8 +30,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "pixmill")
-	build := exec.Command("go", "build", "-race", "-o", binary, ".")
+	pixmillBin = filepath.Join(dir, "pixmill")
+	build := exec.Command("go", "build", "-race", "-o", pixmillBin, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build pixmill:", err)
@@ -72,7 +72,7 @@ func (s *syncBuffer) String() string {
 // waits for its "listening" log line.
 func startNode(t *testing.T, dataDir string, env ...string) *node {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
+	cmd := exec.Command(pixmillBin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir)
 	cmd.Dir = t.TempDir() // no configs/pixmill.yaml: built-in defaults
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
