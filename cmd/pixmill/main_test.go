@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -238,6 +239,22 @@ func TestUploadPollDownloadRestart(t *testing.T) {
 	code, _, raw = n.upload(t, []byte("hello, not an image"), "cat.jpg")
 	if code != http.StatusUnsupportedMediaType {
 		t.Errorf("text upload: %d %s", code, raw)
+	}
+
+	_, metrics, _ := n.get(t, "/metrics")
+	for _, want := range []string{
+		`pixmill_jobs_finished_total{status="completed"} 1`,
+		`pixmill_http_requests_total{route="/v1/jobs",status="202"} 1`,
+		`pixmill_http_requests_total{route="/v1/jobs",status="415"} 1`,
+		`pixmill_http_requests_total{route="/v1/jobs/:id/result",status="200"} 1`,
+		`pixmill_job_processing_seconds_count 1`,
+		`pixmill_queue_depth 0`,
+		`pixmill_workers 2`,
+		`pixmill_upload_bytes_total ` + strconv.Itoa(len(img)),
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 
 	n.stop()

@@ -579,3 +579,27 @@ func TestWorkerRoleServesHealthOnly(t *testing.T) {
 		t.Errorf("queue on a worker node: %d", resp.StatusCode)
 	}
 }
+
+func TestReadyzFailsWhenStoreIsDown(t *testing.T) {
+	e := newEnv(t, nil)
+	if err := e.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := e.do(t, httptestGet("/readyz"))
+	if resp.StatusCode != http.StatusServiceUnavailable || decode[errResp](t, body).Error.Code != "unavailable" {
+		t.Errorf("readyz with the store closed: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := e.do(t, httptestGet("/livez")); resp.StatusCode != http.StatusOK {
+		t.Errorf("livez: %d", resp.StatusCode)
+	}
+}
+
+func TestReadyzFailsWhenStorageIsGone(t *testing.T) {
+	e := newEnv(t, nil)
+	if err := os.RemoveAll(e.blobDir); err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := e.do(t, httptestGet("/readyz")); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("readyz with the file storage gone: %d %s", resp.StatusCode, body)
+	}
+}
