@@ -114,13 +114,17 @@ func (c Config) Validate() error {
 // Store is a blob.Store on one bucket. It is safe for concurrent use.
 type Store struct {
 	client   *awss3.Client
-	uploader *manager.Uploader
+	uploader *manager.Uploader //nolint:staticcheck // SA1019: transfermanager, its successor, is not in go.mod yet
 	presign  *awss3.PresignClient
 	bucket   string
 	prefix   string // "" or ends with "/"
 }
 
-var _ blob.Store = (*Store)(nil)
+var (
+	_ blob.Store       = (*Store)(nil)
+	_ blob.Walker      = (*Store)(nil)
+	_ blob.TempSweeper = (*Store)(nil)
+)
 
 // New returns a Store on cfg.Bucket. It does not contact the server; Ping does.
 func New(_ context.Context, cfg Config) (*Store, error) {
@@ -150,7 +154,7 @@ func New(_ context.Context, cfg Config) (*Store, error) {
 	if concurrency == 0 {
 		concurrency = DefaultConcurrency
 	}
-	uploader := manager.NewUploader(client, func(u *manager.Uploader) {
+	uploader := manager.NewUploader(client, func(u *manager.Uploader) { //nolint:staticcheck // SA1019: transfermanager, its successor, is not in go.mod yet
 		u.PartSize = partSize
 		u.Concurrency = concurrency
 		u.LeavePartsOnError = false
@@ -180,7 +184,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 		return 0, fmt.Errorf("put %s: %w", key, err)
 	}
 	body := &countingReader{ctx: ctx, r: r}
-	_, err := s.uploader.Upload(ctx, &awss3.PutObjectInput{
+	_, err := s.uploader.Upload(ctx, &awss3.PutObjectInput{ //nolint:staticcheck // SA1019: transfermanager, its successor, is not in go.mod yet
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(s.prefix + key),
 		Body:   body,
@@ -445,6 +449,62 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string) error {
 		}
 	}
 	return nil
+}
+
+// Walk implements blob.Walker: it lists every key of the store (below its prefix)
+// with its modification time, in key order.
+func (s *Store) Walk(ctx context.Context, fn func(key string, modTime time.Time) error) error {
+	pages := awss3.NewListObjectsV2Paginator(s.client, &awss3.ListObjectsV2Input{
+		Bucket: aws.String(s.bucket),
+		Prefix: aws.String(s.prefix),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("walk: list: %w", err)
+		}
+		for _, obj := range page.Contents {
+			key := strings.TrimPrefix(aws.ToString(obj.Key), s.prefix)
+			if checkKey(key) != nil {
+				continue // not an object pixmill made
+			}
+			if err := fn(key, aws.ToTime(obj.LastModified)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// SweepTemp implements blob.TempSweeper: it aborts multipart uploads below the
+// store's prefix that began before cutoff (a Put whose process died mid-upload
+// leaves one; its parts are stored, and billed, until aborted) and returns how many.
+// A bucket lifecycle rule (AbortIncompleteMultipartUpload) does the same server side.
+func (s *Store) SweepTemp(ctx context.Context, cutoff time.Time) (int, error) {
+	in := &awss3.ListMultipartUploadsInput{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix)}
+	n := 0
+	for {
+		out, err := s.client.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return n, fmt.Errorf("sweep uploads: list: %w", err)
+		}
+		for _, u := range out.Uploads {
+			if !aws.ToTime(u.Initiated).Before(cutoff) {
+				continue
+			}
+			_, err := s.client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{
+				Bucket: aws.String(s.bucket), Key: u.Key, UploadId: u.UploadId,
+			})
+			if err != nil && !isNotFound(err) {
+				return n, fmt.Errorf("sweep uploads: abort %s: %w", strings.TrimPrefix(aws.ToString(u.Key), s.prefix), err)
+			}
+			n++
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return n, nil
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
 }
 
 // chunk yields s in pieces of at most n.

@@ -20,6 +20,25 @@ type dialect struct {
 
 	// migrations build the schema, in version order starting at 1.
 	migrations []migration
+
+	// lockMigrations, when set, runs first in the migration transaction and holds a
+	// lock until it ends, so that several nodes starting at once migrate one after
+	// the other. SQLite needs none: its transactions take the write lock at BEGIN.
+	lockMigrations string
+
+	// lockQueue, when set, runs first in Create's transaction when a capacity is
+	// given, so the count of queued jobs and the insert are atomic across concurrent
+	// creators on every node. SQLite needs none (one writer at a time).
+	lockQueue string
+
+	// notify, when set, runs in Create's transaction after the insert; it tells
+	// listening nodes that work has arrived, when (and only if) the job commits.
+	notify string
+
+	// uniqueViolation reports whether err is a unique-key violation, the sign that a
+	// concurrent Create inserted the same id first. nil means the dialect has none to
+	// report (SQLite serialises writers, so the id check in Create suffices).
+	uniqueViolation func(err error) bool
 }
 
 // migration is one versioned schema change: statements run in one transaction.

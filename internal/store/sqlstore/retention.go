@@ -23,7 +23,7 @@ RETURNING `+jobColumns), cutoff.UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("expire jobs: %w", err)
 	}
-	defer rows.Close()
+	defer rows.Close() //nolint:errcheck // rows.Err reports what matters
 	var jobs []*job.Job
 	for rows.Next() {
 		j, _, err := scanJob(rows)

@@ -1,8 +1,9 @@
-// Package sqlstore holds the SQL implementations of job.Store: SQLite now (the
-// embedded default) and, later, PostgreSQL for scale-out. Both share the queries in
-// this package; a small dialect value carries what differs (placeholders, SKIP
-// LOCKED, the schema). The jobs table is the queue: a claim is one UPDATE … RETURNING
-// and every call about a claimed job is fenced by its lease token.
+// Package sqlstore holds the SQL implementations of job.Store: SQLite (the embedded
+// default) and PostgreSQL (scale-out, several nodes on one database). Both share the
+// queries in this package; a small dialect value carries what differs (placeholders,
+// SKIP LOCKED, locks, NOTIFY, the schema). The jobs table is the queue: a claim is
+// one UPDATE … RETURNING and every call about a claimed job is fenced by its lease
+// token.
 package sqlstore
 
 import (
@@ -71,6 +72,11 @@ func (s *Store) Create(ctx context.Context, j *job.Job, maxQueued int) error {
 	defer func() { _ = tx.Rollback() }()
 
 	if maxQueued > 0 {
+		if s.d.lockQueue != "" {
+			if _, err := tx.ExecContext(ctx, s.d.lockQueue); err != nil {
+				return fmt.Errorf("create job %s: lock queue: %w", j.ID, err)
+			}
+		}
 		var queued int
 		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM jobs WHERE status = ?`),
 			string(job.StatusQueued)).Scan(&queued); err != nil {
@@ -93,7 +99,15 @@ VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`),
 		j.ID, string(job.StatusQueued), int(j.Priority), now.UnixMilli(), millis(runAfter),
 		j.Source.Filename, string(j.Source.Format), j.Source.Bytes, j.Source.Width, j.Source.Height,
 		string(spec)); err != nil {
+		if s.d.uniqueViolation != nil && s.d.uniqueViolation(err) {
+			return job.Errorf(job.CodeConflict, "job %s already exists", j.ID)
+		}
 		return fmt.Errorf("create job %s: insert: %w", j.ID, err)
+	}
+	if s.d.notify != "" {
+		if _, err := tx.ExecContext(ctx, s.d.notify); err != nil {
+			return fmt.Errorf("create job %s: notify: %w", j.ID, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("create job %s: commit: %w", j.ID, err)

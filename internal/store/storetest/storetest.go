@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) job.Store) {
 		{"Stats", testStats},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"Ping", testPing},
+		{"Expire", testExpire},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
