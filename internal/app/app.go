@@ -17,6 +17,7 @@ import (
 
 	"github.com/pixmill/pixmill/internal/blob"
 	"github.com/pixmill/pixmill/internal/blob/local"
+	"github.com/pixmill/pixmill/internal/blob/s3"
 	"github.com/pixmill/pixmill/internal/config"
 	"github.com/pixmill/pixmill/internal/httpapi"
 	"github.com/pixmill/pixmill/internal/janitor"
@@ -32,7 +33,7 @@ import (
 // server.shutdown_timeout (the rest go back to the queue), the HTTP server stops and
 // the store is closed last. It returns nil after a clean shutdown.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
-	store, err := openStore(ctx, cfg)
+	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -41,9 +42,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 			err = fmt.Errorf("close store: %w", cerr)
 		}
 	}()
-	files, err := openBlob(cfg)
+	files, err := openBlob(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if err := files.Ping(ctx); err != nil { // a missing bucket is better said now
+		return fmt.Errorf("file storage (blob.driver %s) is not usable: %w", cfg.Blob.Driver, err)
 	}
 	proc, err := processing.New(processingConfig(cfg))
 	if err != nil {
@@ -74,6 +78,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 			return info.Format, info.Width, info.Height, err
 		},
 		CanEncode: processing.CanEncode,
+		Presign:   presigner(cfg, files),
 		Observer:  m,
 		Metrics:   m.Handler(),
 		Log:       log,
@@ -91,10 +96,23 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
 	}
+	stopListening := func() {}
 	if workers != nil {
 		if err := workers.Start(ctx); err != nil {
 			ln.Close()
 			return err
+		}
+		// A shared store wakes this node's dispatcher when another node enqueues.
+		if sub, ok := store.(sqlstore.Subscriber); ok {
+			lctx, cancel := context.WithCancel(ctx)
+			listened := make(chan struct{})
+			go func() {
+				if err := sub.Subscribe(lctx, workers.Notify); err != nil {
+					log.Error("listen for new jobs; falling back to polling", "err", err)
+				}
+				close(listened)
+			}()
+			stopListening = func() { cancel(); <-listened }
 		}
 	}
 	stopJanitor := func() {}
@@ -132,6 +150,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 		}
 	}
 	stopJanitor()
+	stopListening()
 	// The HTTP server gets a little time of its own even when jobs used it all.
 	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer hcancel()
@@ -147,24 +166,43 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 	return serveErr
 }
 
-func openStore(ctx context.Context, cfg config.Config) (job.Store, error) {
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (job.Store, error) {
 	switch cfg.Store.Driver {
 	case "sqlite":
 		return sqlstore.OpenSQLite(ctx, sqlstore.Config{Path: cfg.SQLitePath()})
 	case "postgres":
-		return nil, errors.New("store.driver postgres is not available in this version; use sqlite")
+		return sqlstore.OpenPostgres(ctx, sqlstore.PostgresConfig{
+			DSN: cfg.Store.Postgres.DSN, MaxConns: cfg.Store.Postgres.MaxConns, Logger: log,
+		})
 	}
 	return nil, fmt.Errorf("unknown store.driver %q", cfg.Store.Driver)
 }
 
-func openBlob(cfg config.Config) (blob.Store, error) {
+func openBlob(ctx context.Context, cfg config.Config) (blob.Store, error) {
 	switch cfg.Blob.Driver {
 	case "local":
 		return local.New(local.Config{Dir: cfg.BlobDir()})
 	case "s3":
-		return nil, errors.New("blob.driver s3 is not available in this version; use local")
+		sc := s3.DefaultConfig()
+		sc.Endpoint, sc.Bucket, sc.Region = cfg.Blob.S3.Endpoint, cfg.Blob.S3.Bucket, cfg.Blob.S3.Region
+		sc.AccessKeyID, sc.SecretAccessKey = cfg.Blob.S3.AccessKeyID, cfg.Blob.S3.SecretAccessKey
+		sc.PathStyle, sc.Prefix = cfg.Blob.S3.PathStyle, cfg.Blob.S3.Prefix
+		return s3.New(ctx, sc)
 	}
 	return nil, fmt.Errorf("unknown blob.driver %q", cfg.Blob.Driver)
+}
+
+// presigner returns the API's redirect maker when downloads are to be presigned.
+func presigner(cfg config.Config, files blob.Store) func(ctx context.Context, key, contentType, disposition string) (string, error) {
+	st, ok := files.(*s3.Store)
+	if !ok || !cfg.Blob.S3.PresignDownloads {
+		return nil
+	}
+	return func(ctx context.Context, key, contentType, disposition string) (string, error) {
+		return st.PresignWith(ctx, key, cfg.Blob.S3.PresignTTL, s3.PresignOptions{
+			ContentType: contentType, ContentDisposition: disposition,
+		})
+	}
 }
 
 func processingConfig(cfg config.Config) processing.Config {

@@ -68,19 +68,23 @@ type Config struct {
 	Store struct {
 		Driver   string `mapstructure:"driver"`
 		Postgres struct {
-			DSN string `mapstructure:"dsn"`
+			DSN      string `mapstructure:"dsn"`
+			MaxConns int    `mapstructure:"max_conns"`
 		} `mapstructure:"postgres"`
 	} `mapstructure:"store"`
 
 	Blob struct {
 		Driver string `mapstructure:"driver"`
 		S3     struct {
-			Endpoint        string `mapstructure:"endpoint"`
-			Bucket          string `mapstructure:"bucket"`
-			Region          string `mapstructure:"region"`
-			AccessKeyID     string `mapstructure:"access_key_id"`
-			SecretAccessKey string `mapstructure:"secret_access_key"`
-			PathStyle       bool   `mapstructure:"path_style"`
+			Endpoint         string        `mapstructure:"endpoint"`
+			Bucket           string        `mapstructure:"bucket"`
+			Region           string        `mapstructure:"region"`
+			AccessKeyID      string        `mapstructure:"access_key_id"`
+			SecretAccessKey  string        `mapstructure:"secret_access_key"`
+			PathStyle        bool          `mapstructure:"path_style"`
+			Prefix           string        `mapstructure:"prefix"`
+			PresignDownloads bool          `mapstructure:"presign_downloads"`
+			PresignTTL       time.Duration `mapstructure:"presign_ttl"`
 		} `mapstructure:"s3"`
 	} `mapstructure:"blob"`
 
@@ -123,6 +127,7 @@ func defaults() map[string]any {
 		"processing.background":      "ffffff",
 		"store.driver":               "sqlite",
 		"store.postgres.dsn":         "",
+		"store.postgres.max_conns":   10,
 		"blob.driver":                "local",
 		"blob.s3.endpoint":           "",
 		"blob.s3.bucket":             "",
@@ -130,6 +135,9 @@ func defaults() map[string]any {
 		"blob.s3.access_key_id":      "",
 		"blob.s3.secret_access_key":  "",
 		"blob.s3.path_style":         false,
+		"blob.s3.prefix":             "",
+		"blob.s3.presign_downloads":  false,
+		"blob.s3.presign_ttl":        "15m",
 		"log.level":                  "info",
 		"log.format":                 "json",
 	}
@@ -250,7 +258,11 @@ func (c Config) Validate() error {
 	check(c.Store.Driver == "sqlite" || c.Store.Driver == "postgres", "store.driver: %q is not sqlite or postgres", c.Store.Driver)
 	check(c.Store.Driver != "postgres" || c.Store.Postgres.DSN != "", "store.postgres.dsn: required when store.driver is postgres")
 	check(c.Blob.Driver == "local" || c.Blob.Driver == "s3", "blob.driver: %q is not local or s3", c.Blob.Driver)
+	check(c.Store.Postgres.MaxConns >= 1, "store.postgres.max_conns: must be at least 1")
 	check(c.Blob.Driver != "s3" || c.Blob.S3.Bucket != "", "blob.s3.bucket: required when blob.driver is s3")
+	check(c.Blob.Driver != "s3" || (c.Blob.S3.AccessKeyID != "" && c.Blob.S3.SecretAccessKey != ""),
+		"blob.s3.access_key_id and PIXMILL_BLOB_S3_SECRET_ACCESS_KEY: required when blob.driver is s3")
+	check(c.Blob.S3.PresignTTL > 0 && c.Blob.S3.PresignTTL <= 7*24*time.Hour, "blob.s3.presign_ttl: must be positive and at most 168h")
 	check(c.Log.Format == "json" || c.Log.Format == "text", "log.format: %q is not json or text", c.Log.Format)
 	return errors.Join(errs...)
 }

@@ -71,8 +71,11 @@ type Deps struct {
 	Notify    func()                // doorbell: a job was enqueued
 	Workers   Workers               // nil on API-only nodes
 	Observer  Observer              // nil: nothing observed
-	Metrics   http.Handler          // served at /metrics when not nil
-	Log       *slog.Logger
+	// Presign, when set, answers downloads with a redirect to a URL of the file
+	// store instead of streaming the file.
+	Presign func(ctx context.Context, key, contentType, disposition string) (string, error)
+	Metrics http.Handler // served at /metrics when not nil
+	Log     *slog.Logger
 }
 
 // Server is the HTTP side of one pixmill node.

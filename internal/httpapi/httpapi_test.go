@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"hash/crc32"
@@ -39,6 +40,11 @@ func (fakeWorkers) Busy() int    { return 1 }
 
 func newEnv(t *testing.T, mutate func(*httpapi.Config)) *env {
 	t.Helper()
+	return newEnvDeps(t, mutate, nil)
+}
+
+func newEnvDeps(t *testing.T, mutate func(*httpapi.Config), mutateDeps func(*httpapi.Deps)) *env {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlstore.OpenSQLite(t.Context(), sqlstore.Config{Path: filepath.Join(dir, "jobs.db")})
 	if err != nil {
@@ -63,7 +69,7 @@ func newEnv(t *testing.T, mutate func(*httpapi.Config)) *env {
 		mutate(&cfg)
 	}
 	e := &env{store: st, blobDir: filepath.Join(dir, "files")}
-	e.srv, err = httpapi.New(cfg, httpapi.Deps{
+	deps := httpapi.Deps{
 		Store: st,
 		Blob:  files,
 		Probe: func(r io.Reader) (job.Format, int, int, error) {
@@ -74,7 +80,11 @@ func newEnv(t *testing.T, mutate func(*httpapi.Config)) *env {
 		Notify:    func() { e.rings++ },
 		Workers:   fakeWorkers{},
 		Log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if mutateDeps != nil {
+		mutateDeps(&deps)
+	}
+	e.srv, err = httpapi.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -601,5 +611,25 @@ func TestReadyzFailsWhenStorageIsGone(t *testing.T) {
 	}
 	if resp, body := e.do(t, httptestGet("/readyz")); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("readyz with the file storage gone: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestPresignedDownloadRedirects(t *testing.T) {
+	var gotKey, gotType, gotDisposition string
+	e := newEnvDeps(t, nil, func(d *httpapi.Deps) {
+		d.Presign = func(_ context.Context, key, contentType, disposition string) (string, error) {
+			gotKey, gotType, gotDisposition = key, contentType, disposition
+			return "https://bucket.example/" + key + "?sig=1", nil
+		}
+	})
+	_, body := e.do(t, upload(t, "cat.jpg", readImage(t, "jpeg-grayscale-128x128.jpg"), "ops", "resize:w=64"))
+	id := decode[jobResp](t, body).ID
+	e.complete(t, id, []byte("jpeg bytes"))
+	resp, _ := e.do(t, httptestGet("/v1/jobs/"+id+"/result"))
+	if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != "https://bucket.example/results/"+id+"/default?sig=1" {
+		t.Fatalf("%d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if gotKey != "results/"+id+"/default" || gotType != "image/jpeg" || gotDisposition != `inline; filename="cat_64w.jpg"` {
+		t.Errorf("presigned %q %q %q", gotKey, gotType, gotDisposition)
 	}
 }

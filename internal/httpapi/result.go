@@ -40,10 +40,19 @@ func (s *Server) getResult(c fiber.Ctx) error {
 		return job.Errorf(job.CodeNotFound, "job has no variant %q", variant)
 	}
 
+	disposition := fmt.Sprintf(`inline; filename="%s"`, downloadName(j, out))
+	if s.deps.Presign != nil {
+		url, err := s.deps.Presign(ctx, job.ResultKey(id, out.Variant), out.Format.ContentType(), disposition)
+		if err != nil {
+			return job.Wrap(job.CodeUnavailable, err, "file storage unavailable")
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Redirect().Status(http.StatusTemporaryRedirect).To(url)
+	}
 	etag := `"` + out.ETag + `"`
 	c.Set(fiber.HeaderETag, etag)
 	c.Set(fiber.HeaderCacheControl, "private, max-age=86400")
-	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`inline; filename="%s"`, downloadName(j, out)))
+	c.Set(fiber.HeaderContentDisposition, disposition)
 	c.Set(fiber.HeaderAcceptRanges, "bytes")
 	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatches(inm, etag) {
 		return c.SendStatus(http.StatusNotModified)
