@@ -87,7 +87,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 		deps.Notify, deps.Workers = workers.Notify, workers
 		m.WatchWorkers(workers)
 	}
-	srv, err := httpapi.New(httpConfig(cfg), deps)
+	hc := httpConfig(cfg)
+	if hc.Presets, err = presets(cfg.Presets, hc.Limits); err != nil {
+		return err
+	}
+	srv, err := httpapi.New(hc, deps)
 	if err != nil {
 		return err
 	}
@@ -203,6 +207,27 @@ func presigner(cfg config.Config, files blob.Store) func(ctx context.Context, ke
 			ContentType: contentType, ContentDisposition: disposition,
 		})
 	}
+}
+
+// presets parses and validates the configured presets once, at start.
+func presets(in map[string]config.Preset, lim job.Limits) (map[string]job.Variant, error) {
+	out := make(map[string]job.Variant, len(in))
+	for name, p := range in {
+		ops, err := job.ParseOps(p.Ops)
+		if err != nil {
+			return nil, fmt.Errorf("presets.%s.ops: %w", name, err)
+		}
+		f, err := job.ParseFormat(p.Format)
+		if err != nil {
+			return nil, fmt.Errorf("presets.%s.format: %w", name, err)
+		}
+		v := job.Variant{Name: job.DefaultVariant, Ops: ops, Format: f, Quality: p.Quality}
+		if err := (job.Spec{Variants: []job.Variant{v}}).Validate(lim); err != nil {
+			return nil, fmt.Errorf("presets.%s: %w", name, err)
+		}
+		out[name] = v
+	}
+	return out, nil
 }
 
 func processingConfig(cfg config.Config) processing.Config {

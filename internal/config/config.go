@@ -65,6 +65,9 @@ type Config struct {
 		Background     string `mapstructure:"background"`
 	} `mapstructure:"processing"`
 
+	// Presets are named recipes a client asks for with preset=<name>.
+	Presets map[string]Preset `mapstructure:"presets"`
+
 	Store struct {
 		Driver   string `mapstructure:"driver"`
 		Postgres struct {
@@ -92,6 +95,14 @@ type Config struct {
 		Level  string `mapstructure:"level"`
 		Format string `mapstructure:"format"`
 	} `mapstructure:"log"`
+}
+
+// Preset is a named spec: ops in either form (compact or JSON), an output format
+// and quality.
+type Preset struct {
+	Ops     string `mapstructure:"ops"`
+	Format  string `mapstructure:"format"`
+	Quality int    `mapstructure:"quality"`
 }
 
 // defaults holds the default of every key. Every key must be here: viper's Unmarshal
@@ -125,21 +136,26 @@ func defaults() map[string]any {
 		"processing.jpeg_quality":    85,
 		"processing.png_compression": "speed",
 		"processing.background":      "ffffff",
-		"store.driver":               "sqlite",
-		"store.postgres.dsn":         "",
-		"store.postgres.max_conns":   10,
-		"blob.driver":                "local",
-		"blob.s3.endpoint":           "",
-		"blob.s3.bucket":             "",
-		"blob.s3.region":             "us-east-1",
-		"blob.s3.access_key_id":      "",
-		"blob.s3.secret_access_key":  "",
-		"blob.s3.path_style":         false,
-		"blob.s3.prefix":             "",
-		"blob.s3.presign_downloads":  false,
-		"blob.s3.presign_ttl":        "15m",
-		"log.level":                  "info",
-		"log.format":                 "json",
+		"presets": map[string]any{
+			"thumbnail": map[string]any{"ops": "thumbnail:w=200,h=200", "format": "jpeg", "quality": 80},
+			"web-large": map[string]any{"ops": "fit:w=1600,h=1600|sharpen:sigma=0.5", "format": "jpeg", "quality": 85},
+			"avatar":    map[string]any{"ops": "fill:w=256,h=256,anchor=center", "format": "png", "quality": 0},
+		},
+		"store.driver":              "sqlite",
+		"store.postgres.dsn":        "",
+		"store.postgres.max_conns":  10,
+		"blob.driver":               "local",
+		"blob.s3.endpoint":          "",
+		"blob.s3.bucket":            "",
+		"blob.s3.region":            "us-east-1",
+		"blob.s3.access_key_id":     "",
+		"blob.s3.secret_access_key": "",
+		"blob.s3.path_style":        false,
+		"blob.s3.prefix":            "",
+		"blob.s3.presign_downloads": false,
+		"blob.s3.presign_ttl":       "15m",
+		"log.level":                 "info",
+		"log.format":                "json",
 	}
 }
 
@@ -207,7 +223,7 @@ func Load(args []string, usage io.Writer) (Config, error) {
 			return Config{}, fmt.Errorf("read config file %s: %w", path, err)
 		}
 		for _, k := range v.AllKeys() {
-			if _, ok := known[k]; !ok {
+			if _, ok := known[k]; !ok && !isPresetKey(k) {
 				return Config{}, fmt.Errorf("config file %s: unknown key %q", path, k)
 			}
 		}
@@ -224,6 +240,16 @@ func Load(args []string, usage io.Writer) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// isPresetKey accepts presets.<name>.ops|format|quality: preset names are the user's.
+func isPresetKey(k string) bool {
+	rest, ok := strings.CutPrefix(k, "presets.")
+	if !ok {
+		return false
+	}
+	_, field, ok := strings.Cut(rest, ".")
+	return ok && (field == "ops" || field == "format" || field == "quality")
 }
 
 // Validate reports the first setting that cannot work.

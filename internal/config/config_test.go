@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -80,7 +81,7 @@ func TestShippedFileIsValidAndDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("configs/pixmill.yaml differs from the built-in defaults:\n file: %+v\n code: %+v", got, want)
 	}
 }
@@ -120,5 +121,29 @@ func TestErrors(t *testing.T) {
 				t.Errorf("err = %v, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestPresets(t *testing.T) {
+	dir := inTempDir(t)
+	file := filepath.Join(dir, "p.yaml")
+	yaml := "presets:\n  banner:\n    ops: \"fill:w=1200,h=300\"\n    format: webp\n    quality: 70\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load([]string{"--config", file}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Presets["banner"]; got != (Preset{Ops: "fill:w=1200,h=300", Format: "webp", Quality: 70}) {
+		t.Errorf("banner preset %+v", got)
+	}
+	if _, ok := c.Presets["thumbnail"]; !ok {
+		t.Error("built-in presets are gone once a file adds one")
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("presets:\n  x:\n    opz: blur\n"), 0o600)
+	if _, err := Load([]string{"--config", bad}, io.Discard); err == nil || !strings.Contains(err.Error(), "presets.x.opz") {
+		t.Errorf("misspelt preset field: %v", err)
 	}
 }

@@ -27,9 +27,12 @@ type Config struct {
 	QueueCapacity  int        // queued jobs at most; past it uploads get 503 queue_full
 	Limits         job.Limits // what a Spec may ask for
 	ServeAPI       bool       // false on worker-only nodes: health routes only
-	ReadTimeout    time.Duration
-	WriteTimeout   time.Duration
-	IdleTimeout    time.Duration
+	// Presets are named recipes for preset=<name>: ops, format and quality of one
+	// output (the variant name is ignored).
+	Presets      map[string]job.Variant
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
 }
 
 // Validate reports a Config that cannot work.

@@ -633,3 +633,34 @@ func TestPresignedDownloadRedirects(t *testing.T) {
 		t.Errorf("presigned %q %q %q", gotKey, gotType, gotDisposition)
 	}
 }
+
+func TestPresets(t *testing.T) {
+	thumb := job.Variant{Name: job.DefaultVariant, Ops: []job.Op{{Name: "thumbnail", Width: 200, Height: 200}}, Format: job.FormatJPEG, Quality: 80}
+	e := newEnv(t, func(c *httpapi.Config) { c.Presets = map[string]job.Variant{"thumbnail": thumb} })
+	img := readImage(t, "jpeg-grayscale-128x128.jpg")
+
+	resp, body := e.do(t, upload(t, "a.jpg", img, "preset", "thumbnail"))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	j, _ := e.store.Get(t.Context(), decode[jobResp](t, body).ID)
+	if diff := cmp.Diff(job.Spec{Variants: []job.Variant{thumb}}, j.Spec); diff != "" {
+		t.Errorf("preset spec (-want +got):\n%s", diff)
+	}
+
+	_, body = e.do(t, upload(t, "a.jpg", img, "preset", "thumbnail", "format", "png", "quality", "60"))
+	j, _ = e.store.Get(t.Context(), decode[jobResp](t, body).ID)
+	if v := j.Spec.Variants[0]; v.Format != job.FormatPNG || v.Quality != 60 || len(v.Ops) != 1 {
+		t.Errorf("overridden preset %+v", v)
+	}
+
+	for _, fields := range [][]string{
+		{"preset", "huge"},
+		{"preset", "thumbnail", "ops", "blur:sigma=1"},
+		{"preset", "thumbnail", "variants", `{"a":{"ops":"blur:sigma=1"}}`},
+	} {
+		if resp, body := e.do(t, upload(t, "a.jpg", img, fields...)); resp.StatusCode != 400 {
+			t.Errorf("%v: %d %s", fields, resp.StatusCode, body)
+		}
+	}
+}

@@ -30,8 +30,8 @@ const (
 
 // uploadForm is what a POST /v1/jobs carried besides the file.
 type uploadForm struct {
-	ops, format, quality, priority, variants string
-	seen                                     map[string]bool
+	ops, format, quality, priority, variants, preset string
+	seen                                             map[string]bool
 }
 
 // createJob streams the one file part to storage with its own byte limit, sniffs
@@ -121,7 +121,7 @@ func (s *Server) createJob(c fiber.Ctx) (err error) {
 	if j.Source.Bytes == 0 {
 		return job.Errorf(job.CodeInvalid, "the file is empty")
 	}
-	spec, prio, err := form.spec()
+	spec, prio, err := form.spec(s.cfg.Presets)
 	if err != nil {
 		return err
 	}
@@ -197,32 +197,45 @@ func (f *uploadForm) set(name string, p *multipart.Part) error {
 		f.priority = v
 	case "variants":
 		f.variants = v
+	case "preset":
+		f.preset = v
 	default:
-		return job.Errorf(job.CodeInvalid, "unknown field %q (want file, ops, format, quality, priority or variants)", name)
+		return job.Errorf(job.CodeInvalid, "unknown field %q (want file, ops, format, quality, priority, variants or preset)", name)
 	}
 	return nil
 }
 
-// spec turns the form fields into the Spec and priority they ask for.
-func (f *uploadForm) spec() (job.Spec, job.Priority, error) {
+// spec turns the form fields into the Spec and priority they ask for. A preset gives
+// the ops, format and quality; format and quality fields override its own.
+func (f *uploadForm) spec(presets map[string]job.Variant) (job.Spec, job.Priority, error) {
 	prio, err := job.ParsePriority(f.priority)
 	if err != nil {
 		return job.Spec{}, 0, err
 	}
 	if f.variants != "" {
-		if f.ops != "" || f.format != "" || f.quality != "" {
-			return job.Spec{}, 0, job.Errorf(job.CodeInvalid, "give either variants or ops/format/quality, not both")
+		if f.ops != "" || f.format != "" || f.quality != "" || f.preset != "" {
+			return job.Spec{}, 0, job.Errorf(job.CodeInvalid, "give either variants or ops/preset/format/quality, not both")
 		}
 		spec, err := parseVariants(f.variants)
 		return spec, prio, err
 	}
-	ops, err := job.ParseOps(f.ops)
-	if err != nil {
+	v := job.Variant{Name: job.DefaultVariant}
+	if f.preset != "" {
+		p, ok := presets[f.preset]
+		if !ok {
+			return job.Spec{}, 0, job.Errorf(job.CodeInvalid, "unknown preset %q (have %s)", f.preset, presetNames(presets))
+		}
+		if f.ops != "" {
+			return job.Spec{}, 0, job.Errorf(job.CodeInvalid, "give either preset or ops, not both")
+		}
+		v.Ops, v.Format, v.Quality = p.Ops, p.Format, p.Quality
+	} else if v.Ops, err = job.ParseOps(f.ops); err != nil {
 		return job.Spec{}, 0, err
 	}
-	v := job.Variant{Name: job.DefaultVariant, Ops: ops}
-	if v.Format, err = job.ParseFormat(f.format); err != nil {
-		return job.Spec{}, 0, err
+	if f.format != "" {
+		if v.Format, err = job.ParseFormat(f.format); err != nil {
+			return job.Spec{}, 0, err
+		}
 	}
 	if f.quality != "" {
 		q, err := strconv.Atoi(f.quality)
@@ -328,4 +341,16 @@ func cleanFilename(name string) string {
 		name = name[:255]
 	}
 	return strings.ToValidUTF8(name, "")
+}
+
+func presetNames(presets map[string]job.Variant) string {
+	names := make([]string, 0, len(presets))
+	for n := range presets {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }
