@@ -51,9 +51,9 @@ func (s *Server) createJob(c fiber.Ctx) (err error) {
 	ctx := c.Context()
 	// Cheap early refusal before reading a byte of a possibly large body; Create
 	// checks again atomically.
-	if st, err := s.deps.Store.Stats(ctx); err != nil {
+	if n, err := s.deps.Store.QueueDepth(ctx); err != nil {
 		return job.Wrap(job.CodeUnavailable, err, "job store unavailable")
-	} else if st.Queued >= s.cfg.QueueCapacity {
+	} else if n >= s.cfg.QueueCapacity {
 		return queueFull()
 	}
 	if n := int64(c.Request().Header.ContentLength()); n > s.cfg.MaxUploadBytes+multipartSlack {

@@ -67,6 +67,10 @@ type Store interface {
 	// Stats counts jobs by status.
 	Stats(ctx context.Context) (Stats, error)
 
+	// QueueDepth counts queued jobs only; unlike Stats it stays cheap however many
+	// finished jobs the store keeps, so it may be asked on every upload.
+	QueueDepth(ctx context.Context) (int, error)
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 

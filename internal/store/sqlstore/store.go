@@ -77,10 +77,9 @@ func (s *Store) Create(ctx context.Context, j *job.Job, maxQueued int) error {
 				return fmt.Errorf("create job %s: lock queue: %w", j.ID, err)
 			}
 		}
-		var queued int
-		if err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM jobs WHERE status = ?`),
-			string(job.StatusQueued)).Scan(&queued); err != nil {
-			return fmt.Errorf("create job %s: count queued: %w", j.ID, err)
+		queued, err := queueDepth(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("create job %s: %w", j.ID, err)
 		}
 		if queued >= maxQueued {
 			return job.Errorf(job.CodeQueueFull, "queue is full")
@@ -439,4 +438,17 @@ func (s *Store) Close() error {
 		return fmt.Errorf("close %s store: %w", s.d.name, err)
 	}
 	return nil
+}
+
+// QueueDepth implements job.Store with an index-only count.
+func (s *Store) QueueDepth(ctx context.Context) (int, error) {
+	return queueDepth(ctx, s.db)
+}
+
+func queueDepth(ctx context.Context, q querier) (int, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE status = 'queued'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count queued jobs: %w", err)
+	}
+	return n, nil
 }

@@ -64,3 +64,24 @@ func testExpire(t *testing.T, s job.Store) {
 		t.Errorf("queued job is %s after Expire", j.Status)
 	}
 }
+
+func testQueueDepth(t *testing.T, s job.Store) {
+	depth := func() int {
+		t.Helper()
+		n, err := s.QueueDepth(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := depth(); n != 0 {
+		t.Fatalf("empty store: depth %d", n)
+	}
+	for _, id := range []string{"f0000000-0000-4000-8000-000000000001", "f0000000-0000-4000-8000-000000000002", "f0000000-0000-4000-8000-000000000003"} {
+		create(t, s, newJob(id, job.PriorityLow))
+	}
+	claim(t, s, longLease)
+	if n := depth(); n != 2 {
+		t.Errorf("depth %d after 3 created and 1 claimed, want 2", n)
+	}
+}

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) job.Store) {
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"Ping", testPing},
 		{"Expire", testExpire},
+		{"QueueDepth", testQueueDepth},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
