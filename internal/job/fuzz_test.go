@@ -22,6 +22,8 @@ func FuzzParseOps(f *testing.F) {
 		"crop:x=10,y=20,w=30,h=40|rotate:angle=-12.5,background=ff000080",
 		"flip:direction=h|transpose|grayscale|brightness:percent=-20|gamma:gamma=2.2",
 		"  resize : w = 800 , h=600 |  blur:sigma= 1.5  ",
+		"watermark:image=logo,anchor=top-left,margin=12,opacity=0.5,scale=0.25",
+		`[{"op":"watermark","image":"logo.v2","margin":3,"opacity":1,"scale":0.1}]`,
 		"resize:w=abc",
 		"blur:sigma=NaN",
 		"a:b=c,d=e|:|",

@@ -130,6 +130,14 @@ func (o *Op) setParam(k, v string) error {
 		o.Background = v
 	case "direction":
 		o.Direction = v
+	case "image":
+		o.Image = v
+	case "margin":
+		return intVal(&o.Margin)
+	case "opacity":
+		return floatVal(&o.Opacity)
+	case "scale":
+		return floatVal(&o.Scale)
 	case "angle":
 		return floatVal(&o.Angle)
 	case "sigma":

@@ -61,6 +61,12 @@ func TestParseOpsCompactAndJSONAgree(t *testing.T) {
 			},
 		},
 		{
+			name:    "watermark",
+			compact: "watermark:image=logo.v2,anchor=top-left,margin=12,opacity=0.5,scale=0.25",
+			json:    `[{"op":"watermark","image":"logo.v2","anchor":"top-left","margin":12,"opacity":0.5,"scale":0.25}]`,
+			want:    []job.Op{{Name: "watermark", Image: "logo.v2", Anchor: "top-left", Margin: 12, Opacity: 0.5, Scale: 0.25}},
+		},
+		{
 			name:    "whitespace everywhere",
 			compact: "  resize : w = 800 , h=600 |  blur:sigma= 1.5  ",
 			json:    " \n [ {\"op\": \"resize\", \"width\": 800, \"height\": 600},\n {\"op\":\"blur\",\"sigma\":1.5} ] \t",
@@ -131,6 +137,9 @@ func TestParseOpsErrors(t *testing.T) {
 		{name: "NaN sigma", in: "blur:sigma=NaN"},
 		{name: "infinite percent", in: "brightness:percent=-inf"},
 		{name: "unknown parameter", in: "resize:colour=red"},
+		{name: "fractional margin", in: "watermark:image=logo,margin=1.5"},
+		{name: "non-number opacity", in: "watermark:image=logo,opacity=half"},
+		{name: "NaN scale", in: "watermark:image=logo,scale=NaN"},
 		{name: "empty op name", in: "resize:w=1||blur:sigma=1"},
 		{name: "empty op name before colon", in: ":w=1"},
 		{name: "leading bar", in: "|resize:w=1"},

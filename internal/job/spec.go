@@ -22,6 +22,8 @@ type Variant struct {
 	Ops     []Op   `json:"ops"`
 	Format  Format `json:"format,omitempty"`  // "" keeps the input's format
 	Quality int    `json:"quality,omitempty"` // 0 is the format's default
+	// Lossless asks for lossless WebP; it needs Format webp and no Quality.
+	Lossless bool `json:"lossless,omitempty"`
 }
 
 // Op is one operation with its parameters. The JSON names are part of the API
@@ -40,6 +42,10 @@ type Op struct {
 	Sigma      float64 `json:"sigma,omitempty"`
 	Percent    float64 `json:"percent,omitempty"`
 	Gamma      float64 `json:"gamma,omitempty"`
+	Image      string  `json:"image,omitempty"`   // watermark: a configured watermark's name
+	Margin     int     `json:"margin,omitempty"`  // watermark: pixels from the anchored edges
+	Opacity    float64 `json:"opacity,omitempty"` // watermark: (0, 1]; 0 means 1 (opaque)
+	Scale      float64 `json:"scale,omitempty"`   // watermark: width as a fraction of the image's; 0 is natural size
 }
 
 // Limits bound what a Spec may ask for; they are checked before a job is accepted.
@@ -50,14 +56,14 @@ type Limits struct {
 	MaxOutputPixels int // width × height asked for, where both are given
 }
 
-// Anchors accepted by fill and crop.
+// Anchors accepted by fill, crop and watermark.
 var Anchors = []string{"center", "top-left", "top", "top-right", "left", "right", "bottom-left", "bottom", "bottom-right"}
 
 // Filters accepted by the resizing operations; "" is lanczos.
 var Filters = []string{"lanczos", "nearest", "box", "linear", "hermite", "mitchell", "catmullrom", "bspline", "gaussian", "bartlett", "hann", "hamming", "blackman", "welch", "cosine"}
 
 // param names which Op fields an operation reads.
-type param uint16
+type param uint32
 
 const (
 	pWidth param = 1 << iota
@@ -72,12 +78,18 @@ const (
 	pSigma
 	pPercent
 	pGamma
+	pImage
+	pMargin
+	pOpacity
+	pScale
+	pLast = pScale
 )
 
 var paramNames = map[param]string{
 	pWidth: "width", pHeight: "height", pAnchor: "anchor", pFilter: "filter", pX: "x", pY: "y",
 	pAngle: "angle", pBackground: "background", pDirection: "direction", pSigma: "sigma",
-	pPercent: "percent", pGamma: "gamma",
+	pPercent: "percent", pGamma: "gamma", pImage: "image", pMargin: "margin", pOpacity: "opacity",
+	pScale: "scale",
 }
 
 // opParams lists every operation and the parameters it takes.
@@ -99,6 +111,7 @@ var opParams = map[string]param{
 	"contrast":   pPercent,
 	"gamma":      pGamma,
 	"saturation": pPercent,
+	"watermark":  pImage | pAnchor | pMargin | pOpacity | pScale,
 }
 
 // OpNames lists the supported operations in a stable order.
@@ -130,6 +143,10 @@ func (o Op) set() param {
 	add(pSigma, o.Sigma != 0)
 	add(pPercent, o.Percent != 0)
 	add(pGamma, o.Gamma != 0)
+	add(pImage, o.Image != "")
+	add(pMargin, o.Margin != 0)
+	add(pOpacity, o.Opacity != 0)
+	add(pScale, o.Scale != 0)
 	return s
 }
 
@@ -142,7 +159,7 @@ func (o Op) Validate(lim Limits) error {
 		return Errorf(CodeInvalid, "unknown op %q (want one of %v)", o.Name, OpNames())
 	}
 	if extra := o.set() &^ allowed; extra != 0 {
-		for p := param(1); p <= pGamma; p <<= 1 {
+		for p := param(1); p <= pLast; p <<= 1 {
 			if extra&p != 0 {
 				return Errorf(CodeInvalid, "%s: parameter %s does not apply", o.Name, paramNames[p])
 			}
@@ -222,9 +239,33 @@ func (o Op) Validate(lim Limits) error {
 		if !finite(o.Gamma) || o.Gamma <= 0 || o.Gamma > 10 {
 			return bad("gamma must be in (0, 10]")
 		}
+	case "watermark":
+		// Which names exist is configuration, checked by processing; only the
+		// shape is checked here.
+		if o.Image == "" {
+			return bad("image is required (the name of a configured watermark)")
+		}
+		if !watermarkName.MatchString(o.Image) {
+			return bad("image %q: use 1-64 letters, digits, '.', '-' or '_'", o.Image)
+		}
+		if o.Margin < 0 {
+			return bad("margin must not be negative")
+		}
+		if lim.MaxDimension > 0 && o.Margin > lim.MaxDimension {
+			return bad("margin must be at most %d", lim.MaxDimension)
+		}
+		if !finite(o.Opacity) || o.Opacity < 0 || o.Opacity > 1 {
+			return bad("opacity must be in (0, 1] (or left out for 1)")
+		}
+		if !finite(o.Scale) || o.Scale < 0 || o.Scale > 1 {
+			return bad("scale must be in (0, 1] (or left out for the watermark's own size)")
+		}
 	}
 	return nil
 }
+
+// watermarkName is what a watermark may be called in configuration and in an op.
+var watermarkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
 
 // variantName is what a variant may be called: it becomes part of a URL and a key.
 var variantName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$`)
@@ -253,6 +294,12 @@ func (s Spec) Validate(lim Limits) error {
 		}
 		if v.Quality < 0 || v.Quality > 100 {
 			return Errorf(CodeInvalid, "quality must be from 1 to 100 (or left out for the default)")
+		}
+		if v.Lossless && v.Format != FormatWebP {
+			return Errorf(CodeInvalid, "lossless applies to format webp only")
+		}
+		if v.Lossless && v.Quality != 0 {
+			return Errorf(CodeInvalid, "give either quality or lossless, not both")
 		}
 		if lim.MaxOps > 0 && len(v.Ops) > lim.MaxOps {
 			return Errorf(CodeInvalid, "%d ops asked for; at most %d", len(v.Ops), lim.MaxOps)

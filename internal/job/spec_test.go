@@ -68,6 +68,10 @@ func TestOpValidateAccepts(t *testing.T) {
 		{Name: "gamma", Gamma: 0.01},
 		{Name: "saturation", Percent: 500},
 		{Name: "saturation", Percent: -100},
+		{Name: "watermark", Image: "logo"},
+		{Name: "watermark", Image: "logo.v2_dark-1", Anchor: "top-left", Margin: 16, Opacity: 0.5, Scale: 0.25},
+		{Name: "watermark", Image: "logo", Margin: 1000, Opacity: 1, Scale: 1}, // the upper bounds
+		{Name: "watermark", Image: "logo", Opacity: 0.001, Scale: 0.001},
 	}
 	for _, op := range tests {
 		if err := op.Validate(testLimits); err != nil {
@@ -160,6 +164,26 @@ func TestOpValidateRejects(t *testing.T) {
 		{"brightness with gamma", job.Op{Name: "brightness", Gamma: 1}, "gamma does not apply"},
 		{"gamma with y", job.Op{Name: "gamma", Gamma: 1, Y: 3}, "y does not apply"},
 		{"transverse with height", job.Op{Name: "transverse", Height: 3}, "height does not apply"},
+		{"watermark without image", job.Op{Name: "watermark"}, "image is required"},
+		{"watermark with options but no image", job.Op{Name: "watermark", Opacity: 0.5}, "image is required"},
+		{"watermark image with slash", job.Op{Name: "watermark", Image: "../logo"}, "image"},
+		{"watermark image with space", job.Op{Name: "watermark", Image: "my logo"}, "image"},
+		{"watermark image too long", job.Op{Name: "watermark", Image: strings.Repeat("a", 65)}, "image"},
+		{"watermark unknown anchor", job.Op{Name: "watermark", Image: "logo", Anchor: "middle"}, "unknown anchor"},
+		{"watermark negative margin", job.Op{Name: "watermark", Image: "logo", Margin: -1}, "margin"},
+		{"watermark margin over MaxDimension", job.Op{Name: "watermark", Image: "logo", Margin: 1001}, "margin must be at most 1000"},
+		{"watermark negative opacity", job.Op{Name: "watermark", Image: "logo", Opacity: -0.1}, "opacity"},
+		{"watermark opacity over 1", job.Op{Name: "watermark", Image: "logo", Opacity: 1.01}, "opacity"},
+		{"watermark opacity NaN", job.Op{Name: "watermark", Image: "logo", Opacity: nan}, "opacity"},
+		{"watermark negative scale", job.Op{Name: "watermark", Image: "logo", Scale: -0.5}, "scale"},
+		{"watermark scale over 1", job.Op{Name: "watermark", Image: "logo", Scale: 2}, "scale"},
+		{"watermark scale Inf", job.Op{Name: "watermark", Image: "logo", Scale: inf}, "scale"},
+		{"watermark with width", job.Op{Name: "watermark", Image: "logo", Width: 10}, "width does not apply"},
+		{"watermark with x", job.Op{Name: "watermark", Image: "logo", X: 10}, "x does not apply"},
+		{"resize with image", job.Op{Name: "resize", Width: 10, Image: "logo"}, "image does not apply"},
+		{"crop with margin", job.Op{Name: "crop", Width: 10, Height: 10, Margin: 2}, "margin does not apply"},
+		{"invert with opacity", job.Op{Name: "invert", Opacity: 0.5}, "opacity does not apply"},
+		{"fit with scale", job.Op{Name: "fit", Width: 10, Height: 10, Scale: 0.5}, "scale does not apply"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,6 +204,7 @@ func TestEveryOpHasAValidCase(t *testing.T) {
 		"flip": {Direction: "v"}, "blur": {Sigma: 1}, "sharpen": {Sigma: 1}, "gamma": {Gamma: 1},
 		"brightness": {}, "contrast": {}, "saturation": {},
 		"transpose": {}, "transverse": {}, "grayscale": {}, "invert": {},
+		"watermark": {Image: "logo"},
 	}
 	names := job.OpNames()
 	if !slices.IsSorted(names) {
@@ -218,6 +243,7 @@ func TestSpecValidate(t *testing.T) {
 		{"name characters", job.Spec{Variants: []job.Variant{variant("Thumb_2x-small")}}},
 		{"name of 64", job.Spec{Variants: []job.Variant{variant(strings.Repeat("a", 64))}}},
 		{"name starting with a digit", job.Spec{Variants: []job.Variant{variant("2x")}}},
+		{"lossless webp", job.Spec{Variants: []job.Variant{{Name: "a", Format: job.FormatWebP, Lossless: true}}}},
 	}
 	for _, tt := range valid {
 		t.Run("valid/"+tt.name, func(t *testing.T) {
@@ -247,6 +273,10 @@ func TestSpecValidate(t *testing.T) {
 		{"format case", job.Spec{Variants: []job.Variant{{Name: "a", Format: "PNG"}}}, "format"},
 		{"quality over 100", job.Spec{Variants: []job.Variant{{Name: "a", Quality: 101}}}, "quality"},
 		{"quality negative", job.Spec{Variants: []job.Variant{{Name: "a", Quality: -1}}}, "quality"},
+		{"lossless png", job.Spec{Variants: []job.Variant{{Name: "a", Format: job.FormatPNG, Lossless: true}}}, "lossless applies to format webp only"},
+		{"lossless jpeg", job.Spec{Variants: []job.Variant{{Name: "a", Format: job.FormatJPEG, Lossless: true}}}, "webp only"},
+		{"lossless without format", job.Spec{Variants: []job.Variant{{Name: "a", Lossless: true}}}, "webp only"},
+		{"lossless with quality", job.Spec{Variants: []job.Variant{{Name: "a", Format: job.FormatWebP, Lossless: true, Quality: 90}}}, "not both"},
 		{"bad op", job.Spec{Variants: []job.Variant{variant("a", resize, job.Op{Name: "blur"})}}, "op 2: blur: sigma"},
 		{"bad op in second variant", job.Spec{Variants: []job.Variant{variant("a"), variant("b", job.Op{Name: "nope"})}}, "op 1: unknown op"},
 	}

@@ -35,6 +35,9 @@ func TestRunEveryInputKind(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if s.format == job.FormatWebP {
+				plain = vp8ToNRGBA(plain) // see TestDecodeWebPColours
+			}
 			want := imaging.Resize(plain, 64, wantH, imaging.Box)
 			if d := meanAbsDiff(t, got, want); d > 1 {
 				t.Errorf("differs from a plain decode by %.2f", d)
@@ -100,22 +103,5 @@ func TestEXIFOrientation(t *testing.T) {
 	t.Logf("mirrored: mean difference %.2f", d)
 	if d <= 4 {
 		t.Fatalf("a mirrored photo differs by only %.2f; the check is too weak", d)
-	}
-}
-
-func TestAnimatedGIFFirstFrame(t *testing.T) {
-	p := newTestProcessor(t, nil)
-	src := readImage(t, "gif-animated-42frames-local-palettes-245x245.gif")
-	r := runOne(t, p, src, job.Variant{})
-	got, format := decodeResult(t, r.Data)
-	if format != "gif" || dims(got) != image.Pt(245, 245) {
-		t.Fatalf("got %s %v, want gif 245x245", format, dims(got))
-	}
-	first, _, err := image.Decode(bytes.NewReader(src)) // the first frame
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := meanAbsDiff(t, got, first); d > 8 {
-		t.Errorf("differs from the first frame by %.2f", d)
 	}
 }

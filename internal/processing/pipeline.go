@@ -13,6 +13,7 @@ import (
 type step func(img image.Image, op job.Op, maxPixels int) (image.Image, error)
 
 // steps maps each operation name of job.Op to its step; each lives in op_<name>.go.
+// watermark is the one step that needs the Processor (op_watermark.go).
 var steps = map[string]step{
 	"resize":     resize,
 	"fit":        fit,
@@ -40,6 +41,9 @@ func (p *Processor) apply(ctx context.Context, img image.Image, ops []job.Op) (i
 			return nil, err
 		}
 		s, ok := steps[op.Name]
+		if op.Name == "watermark" {
+			s, ok = p.watermark, true // needs the configured images
+		}
 		if !ok {
 			return nil, job.Errorf(job.CodeInvalid, "op %d: unknown op %q", i+1, op.Name)
 		}

@@ -1,6 +1,7 @@
 package processing
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -11,9 +12,9 @@ import (
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
-
-	// WebP is decoded (never encoded) with x/image; imaging registers the others.
-	_ "golang.org/x/image/webp"
+	// WebP is decoded with x/image (pure Go, no WASM runtime to start for a probe)
+	// and encoded with gen2brain/webp (encode.go); imaging registers the others.
+	xwebp "golang.org/x/image/webp"
 
 	"github.com/pixmill/pixmill/internal/job"
 )
@@ -60,27 +61,82 @@ func (p *Processor) open(src io.Reader) (Info, io.Reader, error) {
 	return info, io.MultiReader(&head, src), nil
 }
 
-// header reads r's header and checks it against MaxPixels. Errors carry the codes a
-// job fails with: CodeUnsupportedImage, CodeCorruptImage or CodeImageTooLarge.
-func (p *Processor) header(r io.Reader) (Info, error) {
-	cfg, name, err := image.DecodeConfig(r)
-	if errors.Is(err, image.ErrFormat) {
-		return Info{}, job.Wrap(job.CodeUnsupportedImage, err,
-			"not an image in a supported format (jpeg, png, gif, tiff, bmp or webp)")
+// header reads r's header and checks it against the limits. Errors carry the codes
+// a job fails with: CodeUnsupportedImage, CodeCorruptImage or CodeImageTooLarge.
+//
+// The format is sniffed here rather than by image.DecodeConfig for two reasons: GIF
+// frames must be counted (scanGIF), and two WebP decoders register the same magic
+// (x/image and gen2brain's, linked for encoding), so the registry's choice for WebP
+// would depend on package initialisation order.
+func (p *Processor) header(r io.Reader) (info Info, err error) {
+	defer func() {
+		// Header parsers have panicked on crafted input before (CVE-2023-36308).
+		if v := recover(); v != nil {
+			info, err = Info{}, decodeError(fmt.Errorf("header parser panic: %v", v))
+		}
+	}()
+	br := bufio.NewReaderSize(r, 4096)
+	magic, _ := br.Peek(vp8xFlagsOffset + 1) // short files are judged by what is there
+	info.Frames = 1
+	switch {
+	case bytes.HasPrefix(magic, []byte("GIF87a")) || bytes.HasPrefix(magic, []byte("GIF89a")):
+		info.Format = job.FormatGIF
+		info.Width, info.Height, info.Frames, err = p.scanGIF(br)
+		if err != nil {
+			return Info{}, err
+		}
+	case len(magic) >= 12 && string(magic[:4]) == "RIFF" && string(magic[8:12]) == "WEBP":
+		if animatedWebP(magic) {
+			return Info{}, job.Errorf(job.CodeUnsupportedImage, "animated WebP is not supported")
+		}
+		info.Format = job.FormatWebP
+		cfg, err := xwebp.DecodeConfig(br)
+		if err != nil {
+			return Info{}, decodeError(err)
+		}
+		info.Width, info.Height = cfg.Width, cfg.Height
+	default:
+		cfg, name, err := image.DecodeConfig(br)
+		if errors.Is(err, image.ErrFormat) {
+			return Info{}, job.Wrap(job.CodeUnsupportedImage, err,
+				"not an image in a supported format (jpeg, png, gif, tiff, bmp or webp)")
+		}
+		if err != nil {
+			return Info{}, decodeError(err)
+		}
+		format, ok := sourceFormats[name]
+		if !ok || format == job.FormatGIF || format == job.FormatWebP {
+			// GIF and WebP were sniffed above; a match here is some other decoder's.
+			return Info{}, job.Errorf(job.CodeUnsupportedImage, "%s images are not supported", name)
+		}
+		info.Format, info.Width, info.Height = format, cfg.Width, cfg.Height
 	}
-	if err != nil {
-		return Info{}, decodeError(err)
+	if err := p.checkSize(info.Width, info.Height); err != nil {
+		return Info{}, err
 	}
-	format, ok := sourceFormats[name]
-	if !ok {
-		return Info{}, job.Errorf(job.CodeUnsupportedImage, "%s images are not supported", name)
-	}
-	w, h := cfg.Width, cfg.Height
+	return info, nil
+}
+
+// checkSize refuses a source whose header says w×h is over MaxPixels.
+func (p *Processor) checkSize(w, h int) error {
 	if w <= 0 || h <= 0 || int64(w)*int64(h) > int64(p.cfg.MaxPixels) {
-		return Info{}, job.Errorf(job.CodeImageTooLarge,
+		return job.Errorf(job.CodeImageTooLarge,
 			"image is %d×%d, over the limit of %d pixels", w, h, p.cfg.MaxPixels)
 	}
-	return Info{Format: format, Width: w, Height: h}, nil
+	return nil
+}
+
+// vp8xFlagsOffset is where the flags byte of a WebP file's VP8X chunk is: RIFF
+// header (12 bytes), chunk id and size (8).
+const vp8xFlagsOffset = 20
+
+// animatedWebP reports whether a WebP file's first bytes are an extended (VP8X)
+// header with the animation flag. Neither decoder pixmill uses reads animations
+// correctly (x/image sees no frame, gen2brain's would be the first only), so they
+// are refused by name instead of failing as "corrupt".
+func animatedWebP(head []byte) bool {
+	const animationFlag = 1 << 1
+	return len(head) > vp8xFlagsOffset && string(head[12:16]) == "VP8X" && head[vp8xFlagsOffset]&animationFlag != 0
 }
 
 // decodeError classifies a decoder error: features Go does not implement are

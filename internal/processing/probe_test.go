@@ -47,7 +47,11 @@ func TestProbe(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := Info{Format: s.format, Width: s.width, Height: s.height}
+			frames := 1
+			if s.format == job.FormatGIF {
+				frames = 42 // the only GIF in the table
+			}
+			want := Info{Format: s.format, Width: s.width, Height: s.height, Frames: frames}
 			if info != want {
 				t.Errorf("Probe = %+v, want %+v", info, want)
 			}
