@@ -29,8 +29,9 @@ test-short: ## fast unit tests only
 	$(GO) test -tags '$(TAGS)' -short -count=1 $(PKGS)
 
 .PHONY: fuzz
-fuzz: ## run the fuzz targets for FUZZTIME each
+fuzz: ## run the fuzz targets (ops parser, decode guard) for FUZZTIME each
 	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzParseOps$$' -fuzztime $(FUZZTIME) ./internal/job/
+	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzProbe$$' -fuzztime $(FUZZTIME) ./internal/processing/
 
 .PHONY: bench
 bench: ## run the Go benchmarks
@@ -47,6 +48,14 @@ fmt: ## gofmt every file
 .PHONY: tidy
 tidy: ## go mod tidy
 	$(GO) mod tidy
+
+.PHONY: up
+up: ## start the scaled-out stack of docker-compose.yml (PostgreSQL, S3, api, 2 workers) on :8080
+	docker compose up -d --build
+
+.PHONY: down
+down: ## stop the docker compose stack (data volumes are kept; `docker compose down -v` drops them)
+	docker compose down
 
 .PHONY: clean
 clean: ## remove the binary and local data (storage/ keeps its .gitkeep)

@@ -77,11 +77,12 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 			info, err := proc.Probe(r)
 			return info.Format, info.Width, info.Height, err
 		},
-		CanEncode: processing.CanEncode,
-		Presign:   presigner(cfg, files),
-		Observer:  m,
-		Metrics:   m.Handler(),
-		Log:       log,
+		CanEncode:    processing.CanEncode,
+		HasWatermark: proc.HasWatermark,
+		Presign:      presigner(cfg, files),
+		Observer:     m,
+		Metrics:      m.Handler(),
+		Log:          log,
 	}
 	if workers != nil {
 		deps.Notify, deps.Workers = workers.Notify, workers
@@ -237,6 +238,12 @@ func processingConfig(cfg config.Config) processing.Config {
 	pc.JPEGQuality = cfg.Processing.JPEGQuality
 	pc.PNGCompression = cfg.Processing.PNGCompression
 	pc.Background = cfg.Processing.Background
+	pc.WebPQuality = cfg.Processing.WebPQuality
+	pc.WebPMethod = cfg.Processing.WebPMethod
+	pc.MaxFrames = cfg.Limits.MaxFrames
+	pc.MaxAnimationPixels = cfg.Limits.MaxAnimationPixels
+	pc.MaxWatermarkPixels = cfg.Limits.MaxWatermarkPixels
+	pc.Watermarks = cfg.Processing.Watermarks
 	return pc
 }
 

@@ -45,12 +45,15 @@ type Config struct {
 	} `mapstructure:"pool"`
 
 	Limits struct {
-		MaxUploadBytes  int64 `mapstructure:"max_upload_bytes"`
-		MaxPixels       int   `mapstructure:"max_pixels"`
-		MaxOutputPixels int   `mapstructure:"max_output_pixels"`
-		MaxDimension    int   `mapstructure:"max_dimension"`
-		MaxOps          int   `mapstructure:"max_ops"`
-		MaxVariants     int   `mapstructure:"max_variants"`
+		MaxUploadBytes     int64 `mapstructure:"max_upload_bytes"`
+		MaxPixels          int   `mapstructure:"max_pixels"`
+		MaxOutputPixels    int   `mapstructure:"max_output_pixels"`
+		MaxDimension       int   `mapstructure:"max_dimension"`
+		MaxOps             int   `mapstructure:"max_ops"`
+		MaxVariants        int   `mapstructure:"max_variants"`
+		MaxFrames          int   `mapstructure:"max_frames"`
+		MaxAnimationPixels int   `mapstructure:"max_animation_pixels"`
+		MaxWatermarkPixels int   `mapstructure:"max_watermark_pixels"`
 	} `mapstructure:"limits"`
 
 	Retention struct {
@@ -63,6 +66,10 @@ type Config struct {
 		JPEGQuality    int    `mapstructure:"jpeg_quality"`
 		PNGCompression string `mapstructure:"png_compression"`
 		Background     string `mapstructure:"background"`
+		WebPQuality    int    `mapstructure:"webp_quality"`
+		WebPMethod     int    `mapstructure:"webp_method"`
+		// Watermarks names the images the watermark op may draw: name → file.
+		Watermarks map[string]string `mapstructure:"watermarks"`
 	} `mapstructure:"processing"`
 
 	// Presets are named recipes a client asks for with preset=<name>.
@@ -109,33 +116,39 @@ type Preset struct {
 // ignores environment variables for keys it has never heard of.
 func defaults() map[string]any {
 	return map[string]any{
-		"role":                       "all",
-		"data_dir":                   "storage",
-		"server.addr":                ":8080",
-		"server.read_timeout":        "60s",
-		"server.write_timeout":       "60s",
-		"server.idle_timeout":        "60s",
-		"server.shutdown_timeout":    "30s",
-		"pool.workers":               0, // one per CPU
-		"pool.max_workers":           0,
-		"pool.idle_timeout":          "30s",
-		"pool.rate_limit":            0,
-		"pool.queue_capacity":        1000,
-		"pool.max_attempts":          3,
-		"pool.job_timeout":           "2m",
-		"pool.lease_duration":        "30s",
-		"limits.max_upload_bytes":    52428800,
-		"limits.max_pixels":          50000000,
-		"limits.max_output_pixels":   50000000,
-		"limits.max_dimension":       16384,
-		"limits.max_ops":             20,
-		"limits.max_variants":        10,
-		"retention.ttl":              "24h",
-		"retention.interval":         "10m",
-		"retention.grace":            "1h",
-		"processing.jpeg_quality":    85,
-		"processing.png_compression": "speed",
-		"processing.background":      "ffffff",
+		"role":                        "all",
+		"data_dir":                    "storage",
+		"server.addr":                 ":8080",
+		"server.read_timeout":         "60s",
+		"server.write_timeout":        "60s",
+		"server.idle_timeout":         "60s",
+		"server.shutdown_timeout":     "30s",
+		"pool.workers":                0, // one per CPU
+		"pool.max_workers":            0,
+		"pool.idle_timeout":           "30s",
+		"pool.rate_limit":             0,
+		"pool.queue_capacity":         1000,
+		"pool.max_attempts":           3,
+		"pool.job_timeout":            "2m",
+		"pool.lease_duration":         "30s",
+		"limits.max_upload_bytes":     52428800,
+		"limits.max_pixels":           50000000,
+		"limits.max_output_pixels":    50000000,
+		"limits.max_dimension":        16384,
+		"limits.max_ops":              20,
+		"limits.max_variants":         10,
+		"limits.max_frames":           500,
+		"limits.max_animation_pixels": 200000000,
+		"limits.max_watermark_pixels": 4000000,
+		"retention.ttl":               "24h",
+		"retention.interval":          "10m",
+		"retention.grace":             "1h",
+		"processing.jpeg_quality":     85,
+		"processing.png_compression":  "speed",
+		"processing.background":       "ffffff",
+		"processing.webp_quality":     80,
+		"processing.webp_method":      2,
+		"processing.watermarks":       map[string]any{},
 		"presets": map[string]any{
 			"thumbnail": map[string]any{"ops": "thumbnail:w=200,h=200", "format": "jpeg", "quality": 80},
 			"web-large": map[string]any{"ops": "fit:w=1600,h=1600|sharpen:sigma=0.5", "format": "jpeg", "quality": 85},
@@ -223,7 +236,7 @@ func Load(args []string, usage io.Writer) (Config, error) {
 			return Config{}, fmt.Errorf("read config file %s: %w", path, err)
 		}
 		for _, k := range v.AllKeys() {
-			if _, ok := known[k]; !ok && !isPresetKey(k) {
+			if _, ok := known[k]; !ok && !isPresetKey(k) && !strings.HasPrefix(k, "processing.watermarks.") {
 				return Config{}, fmt.Errorf("config file %s: unknown key %q", path, k)
 			}
 		}
@@ -281,6 +294,9 @@ func (c Config) Validate() error {
 	check(c.Limits.MaxDimension >= 1, "limits.max_dimension: must be positive")
 	check(c.Limits.MaxOps >= 1, "limits.max_ops: must be positive")
 	check(c.Limits.MaxVariants >= 1, "limits.max_variants: must be positive")
+	check(c.Limits.MaxFrames >= 1, "limits.max_frames: must be positive")
+	check(c.Limits.MaxAnimationPixels >= 1, "limits.max_animation_pixels: must be positive")
+	check(c.Limits.MaxWatermarkPixels >= 1, "limits.max_watermark_pixels: must be positive")
 	check(c.Store.Driver == "sqlite" || c.Store.Driver == "postgres", "store.driver: %q is not sqlite or postgres", c.Store.Driver)
 	check(c.Store.Driver != "postgres" || c.Store.Postgres.DSN != "", "store.postgres.dsn: required when store.driver is postgres")
 	check(c.Blob.Driver == "local" || c.Blob.Driver == "s3", "blob.driver: %q is not local or s3", c.Blob.Driver)

@@ -19,6 +19,7 @@ type jobJSON struct {
 	Ops        []job.Op             `json:"ops"`
 	Format     job.Format           `json:"format,omitempty"`
 	Quality    int                  `json:"quality,omitempty"`
+	Lossless   bool                 `json:"lossless,omitempty"`
 	Variants   map[string]variantJS `json:"variants,omitempty"`
 	Outputs    []outputJSON         `json:"outputs"`
 	Error      *errorDetail         `json:"error"`
@@ -33,9 +34,10 @@ type sourceJSON struct {
 }
 
 type variantJS struct {
-	Ops     []job.Op   `json:"ops"`
-	Format  job.Format `json:"format,omitempty"`
-	Quality int        `json:"quality,omitempty"`
+	Ops      []job.Op   `json:"ops"`
+	Format   job.Format `json:"format,omitempty"`
+	Quality  int        `json:"quality,omitempty"`
+	Lossless bool       `json:"lossless,omitempty"`
 }
 
 type outputJSON struct {
@@ -77,14 +79,14 @@ func toJSON(j *job.Job) jobJSON {
 		Outputs: []outputJSON{},
 	}
 	if vs := j.Spec.Variants; len(vs) == 1 && vs[0].Name == job.DefaultVariant {
-		out.Ops, out.Format, out.Quality = vs[0].Ops, vs[0].Format, vs[0].Quality
+		out.Ops, out.Format, out.Quality, out.Lossless = vs[0].Ops, vs[0].Format, vs[0].Quality, vs[0].Lossless
 		if out.Ops == nil {
 			out.Ops = []job.Op{}
 		}
 	} else {
 		out.Variants = make(map[string]variantJS, len(vs))
 		for _, v := range vs {
-			out.Variants[v.Name] = variantJS{Ops: v.Ops, Format: v.Format, Quality: v.Quality}
+			out.Variants[v.Name] = variantJS{Ops: v.Ops, Format: v.Format, Quality: v.Quality, Lossless: v.Lossless}
 		}
 	}
 	for i, o := range j.Outputs {

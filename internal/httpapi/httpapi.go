@@ -71,9 +71,11 @@ type Deps struct {
 	Blob      blob.Store
 	Probe     Prober
 	CanEncode func(job.Format) bool // whether an output format can be written
-	Notify    func()                // doorbell: a job was enqueued
-	Workers   Workers               // nil on API-only nodes
-	Observer  Observer              // nil: nothing observed
+	// HasWatermark reports whether the watermark op may name an image; nil allows none.
+	HasWatermark func(name string) bool
+	Notify       func()   // doorbell: a job was enqueued
+	Workers      Workers  // nil on API-only nodes
+	Observer     Observer // nil: nothing observed
 	// Presign, when set, answers downloads with a redirect to a URL of the file
 	// store instead of streaming the file.
 	Presign func(ctx context.Context, key, contentType, disposition string) (string, error)
@@ -102,6 +104,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Observer == nil {
 		deps.Observer = noObserver{}
+	}
+	if deps.HasWatermark == nil {
+		deps.HasWatermark = func(string) bool { return false }
 	}
 	if deps.CanEncode == nil {
 		deps.CanEncode = func(job.Format) bool { return true }

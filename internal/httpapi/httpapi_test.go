@@ -664,3 +664,27 @@ func TestPresets(t *testing.T) {
 		}
 	}
 }
+
+func TestWatermarkNamesAndLossless(t *testing.T) {
+	e := newEnvDeps(t, nil, func(d *httpapi.Deps) {
+		d.HasWatermark = func(name string) bool { return name == "logo" }
+	})
+	img := readImage(t, "jpeg-grayscale-128x128.jpg")
+	for _, tc := range []struct {
+		fields []string
+		status int
+	}{
+		{[]string{"ops", "watermark:image=logo,opacity=0.5"}, 202},
+		{[]string{"ops", "watermark:image=nope"}, 400},
+		{[]string{"variants", `{"a":{"ops":[{"op":"watermark","image":"nope"}]}}`}, 400},
+		{[]string{"format", "webp", "lossless", "true"}, 202},
+		{[]string{"variants", `{"a":{"format":"webp","lossless":true}}`}, 202},
+		{[]string{"format", "webp", "lossless", "maybe"}, 400},
+		{[]string{"format", "jpeg", "lossless", "true"}, 400},
+	} {
+		resp, body := e.do(t, upload(t, "a.jpg", img, tc.fields...))
+		if resp.StatusCode != tc.status {
+			t.Errorf("%v: %d %s", tc.fields, resp.StatusCode, body)
+		}
+	}
+}

@@ -30,8 +30,8 @@ const (
 
 // uploadForm is what a POST /v1/jobs carried besides the file.
 type uploadForm struct {
-	ops, format, quality, priority, variants, preset string
-	seen                                             map[string]bool
+	ops, format, quality, lossless, priority, variants, preset string
+	seen                                                       map[string]bool
 }
 
 // createJob streams the one file part to storage with its own byte limit, sniffs
@@ -141,6 +141,9 @@ func (s *Server) createJob(c fiber.Ctx) (err error) {
 	if err := spec.Validate(s.cfg.Limits); err != nil {
 		return err
 	}
+	if err := s.checkWatermarks(spec); err != nil {
+		return err
+	}
 	j.Spec = spec
 
 	if err := s.deps.Store.Create(ctx, j, s.cfg.QueueCapacity); err != nil {
@@ -193,6 +196,8 @@ func (f *uploadForm) set(name string, p *multipart.Part) error {
 		f.format = v
 	case "quality":
 		f.quality = v
+	case "lossless":
+		f.lossless = v
 	case "priority":
 		f.priority = v
 	case "variants":
@@ -200,7 +205,7 @@ func (f *uploadForm) set(name string, p *multipart.Part) error {
 	case "preset":
 		f.preset = v
 	default:
-		return job.Errorf(job.CodeInvalid, "unknown field %q (want file, ops, format, quality, priority, variants or preset)", name)
+		return job.Errorf(job.CodeInvalid, "unknown field %q (want file, ops, format, quality, lossless, priority, variants or preset)", name)
 	}
 	return nil
 }
@@ -213,7 +218,7 @@ func (f *uploadForm) spec(presets map[string]job.Variant) (job.Spec, job.Priorit
 		return job.Spec{}, 0, err
 	}
 	if f.variants != "" {
-		if f.ops != "" || f.format != "" || f.quality != "" || f.preset != "" {
+		if f.ops != "" || f.format != "" || f.quality != "" || f.lossless != "" || f.preset != "" {
 			return job.Spec{}, 0, job.Errorf(job.CodeInvalid, "give either variants or ops/preset/format/quality, not both")
 		}
 		spec, err := parseVariants(f.variants)
@@ -244,6 +249,13 @@ func (f *uploadForm) spec(presets map[string]job.Variant) (job.Spec, job.Priorit
 		}
 		v.Quality = q
 	}
+	if f.lossless != "" {
+		b, err := strconv.ParseBool(f.lossless)
+		if err != nil {
+			return job.Spec{}, 0, job.Errorf(job.CodeInvalid, "lossless must be true or false")
+		}
+		v.Lossless = b
+	}
 	return job.Spec{Variants: []job.Variant{v}}, prio, nil
 }
 
@@ -252,9 +264,10 @@ func (f *uploadForm) spec(presets map[string]job.Variant) (job.Spec, job.Priorit
 // job's outputs have a stable order.
 func parseVariants(s string) (job.Spec, error) {
 	var raw map[string]struct {
-		Ops     json.RawMessage `json:"ops"`
-		Format  string          `json:"format"`
-		Quality int             `json:"quality"`
+		Ops      json.RawMessage `json:"ops"`
+		Format   string          `json:"format"`
+		Quality  int             `json:"quality"`
+		Lossless bool            `json:"lossless"`
 	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.DisallowUnknownFields()
@@ -277,7 +290,7 @@ func parseVariants(s string) (job.Spec, error) {
 		if err != nil {
 			return job.Spec{}, err
 		}
-		spec.Variants = append(spec.Variants, job.Variant{Name: n, Ops: ops, Format: f, Quality: r.Quality})
+		spec.Variants = append(spec.Variants, job.Variant{Name: n, Ops: ops, Format: f, Quality: r.Quality, Lossless: r.Lossless})
 	}
 	return spec, nil
 }
@@ -353,4 +366,16 @@ func presetNames(presets map[string]job.Variant) string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
+}
+
+// checkWatermarks refuses a watermark op naming an image the node does not have.
+func (s *Server) checkWatermarks(spec job.Spec) error {
+	for _, v := range spec.Variants {
+		for _, op := range v.Ops {
+			if op.Name == "watermark" && !s.deps.HasWatermark(op.Image) {
+				return job.Errorf(job.CodeInvalid, "watermark: unknown image %q", op.Image)
+			}
+		}
+	}
+	return nil
 }
