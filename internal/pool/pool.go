@@ -360,7 +360,9 @@ func (p *Pool) retire() bool {
 func (p *Pool) run(j *job.Job) {
 	log := p.log.With("job_id", j.ID, "attempt", j.Attempts)
 	start := time.Now()
-	p.obs.JobStarted(start.Sub(later(j.CreatedAt, j.RunAfter)))
+	wait := start.Sub(later(j.CreatedAt, j.RunAfter))
+	p.obs.JobStarted(wait)
+	log.Debug("job started", "queue_wait_ms", wait.Milliseconds())
 	outcome := "lost"
 	defer func() { p.obs.JobEnded(outcome, time.Since(start)) }()
 	ctx, cancel := context.WithTimeout(p.jobCtx, p.cfg.JobTimeout)
