@@ -30,6 +30,11 @@ func fit(img image.Image, op job.Op, maxPixels int) (image.Image, error) {
 // fitSize is the size imaging.Fit gives img for a width×height box.
 func fitSize(img image.Image, maxW, maxH int) (int, int) {
 	srcW, srcH := size(img)
+	return fitSizeOf(srcW, srcH, maxW, maxH)
+}
+
+// fitSizeOf is the size imaging.Fit gives a srcW×srcH image for a maxW×maxH box.
+func fitSizeOf(srcW, srcH, maxW, maxH int) (int, int) {
 	if srcW <= maxW && srcH <= maxH {
 		return srcW, srcH
 	}

@@ -36,9 +36,17 @@ var steps = map[string]step{
 
 // apply runs ops in order on img, checking ctx before each one.
 func (p *Processor) apply(ctx context.Context, img image.Image, ops []job.Op) (image.Image, error) {
+	return p.applyOps(ctx, img, ops, p.cfg.TwoStageResize)
+}
+
+// applyOps is apply with the two-stage resize (preshrink) on or off.
+func (p *Processor) applyOps(ctx context.Context, img image.Image, ops []job.Op, twoStage bool) (image.Image, error) {
 	for i, op := range ops {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if twoStage {
+			img, op = preshrink(img, op) // may turn a fit into a resize
 		}
 		s, ok := steps[op.Name]
 		if op.Name == "watermark" {

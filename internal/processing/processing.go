@@ -54,6 +54,18 @@ type Config struct {
 	// from its header before it is decoded; every watermark stays in memory as NRGBA
 	// (4 bytes a pixel).
 	MaxWatermarkPixels int
+	// ShrinkOnLoad decodes JPEGs with libjpeg-turbo, at 1/2, 1/4 or 1/8 scale
+	// when every variant shrinks enough (shrink.go); it needs a build with
+	// libjpeg-turbo (tags cgo and jpegturbo, which make sets) and is ignored
+	// otherwise. Results have the same size either way and are within the quality
+	// bar of docs/levers.md of Go's full-size decode. Off forces Go's decoder
+	// (a switch for a libjpeg-turbo security problem, say).
+	ShrinkOnLoad bool
+	// TwoStageResize lets a resize, fit, fill or thumbnail that shrinks by
+	// twoStageMin or more first reduce the image with a box filter to twice its
+	// target, then resample with the op's filter. Off by default: it passes the
+	// quality bar but did not pay on the reference workloads (docs/levers.md).
+	TwoStageResize bool
 }
 
 // DefaultConfig returns the settings pixmill uses when nothing is configured.
@@ -70,6 +82,10 @@ func DefaultConfig() Config {
 		MaxFrames:          500,
 		MaxAnimationPixels: 200_000_000,
 		MaxWatermarkPixels: 4_000_000,
+		ShrinkOnLoad:       true,
+		// Off: on the reference workloads it saved 0–4% CPU for up to 34 MB more
+		// per job (docs/levers.md).
+		TwoStageResize: false,
 	}
 }
 
@@ -192,13 +208,16 @@ func (p *Processor) Run(ctx context.Context, src io.Reader, spec job.Spec) ([]Re
 	// An animated GIF is decoded whole only when some output is a GIF; every other
 	// output is made from its first frame.
 	var (
-		img  image.Image
-		anim *gif.GIF
+		img    image.Image
+		anim   *gif.GIF
+		shrunk bool // decoded smaller than stored (shrink-on-load)
 	)
 	if info.Format == job.FormatGIF && info.Frames > 1 && slices.Contains(formats, job.FormatGIF) {
 		if anim, err = decodeAnimation(body); err == nil {
 			img = firstFrame(anim)
 		}
+	} else if info.Format == job.FormatJPEG {
+		img, spec, shrunk, err = p.decodeJPEG(body, info, spec)
 	} else {
 		img, err = decode(body, info.Format)
 	}
@@ -220,7 +239,9 @@ func (p *Processor) Run(ctx context.Context, src io.Reader, spec job.Spec) ([]Re
 		if anim != nil && formats[i] == job.FormatGIF {
 			r, err = p.runAnimation(ctx, anim, v)
 		} else {
-			r, err = p.runStill(ctx, img, v, formats[i])
+			// The levers do not stack: each is measured against a full-size
+			// decode on its own (docs/levers.md), together they fall short.
+			r, err = p.runStill(ctx, img, v, formats[i], p.cfg.TwoStageResize && !shrunk)
 		}
 		if err != nil {
 			return nil, err
@@ -231,8 +252,8 @@ func (p *Processor) Run(ctx context.Context, src io.Reader, spec job.Spec) ([]Re
 }
 
 // runStill makes one variant's output from a single image.
-func (p *Processor) runStill(ctx context.Context, img image.Image, v job.Variant, f job.Format) (Result, error) {
-	out, err := p.apply(ctx, img, v.Ops)
+func (p *Processor) runStill(ctx context.Context, img image.Image, v job.Variant, f job.Format, twoStage bool) (Result, error) {
+	out, err := p.applyOps(ctx, img, v.Ops, twoStage)
 	if err != nil {
 		return Result{}, err
 	}

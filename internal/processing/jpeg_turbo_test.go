@@ -1,0 +1,158 @@
+//go:build cgo && jpegturbo
+
+package processing
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/pixmill/pixmill/internal/job"
+)
+
+func TestDecodeJPEGScaledSizes(t *testing.T) {
+	for _, tt := range []struct {
+		file string
+		w, h int
+	}{
+		{"exif-orientation-1.jpg", 1800, 1200},
+		{"jpeg-progressive-999x999.jpg", 999, 999},
+		{"jpeg-grayscale-128x128.jpg", 128, 128},
+	} {
+		for _, n := range []int{1, 2, 4, 8} {
+			t.Run(fmt.Sprintf("%s/1-%d", tt.file, n), func(t *testing.T) {
+				img, err := decodeJPEGScaled(readImage(t, tt.file), n, tt.w, tt.h, 50_000_000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := image.Pt((tt.w+n-1)/n, (tt.h+n-1)/n); dims(img) != want {
+					t.Fatalf("size %v, want %v", dims(img), want)
+				}
+				if !img.Opaque() || flat(img) {
+					t.Errorf("not an opaque picture")
+				}
+			})
+		}
+	}
+}
+
+// TestDecodeJPEGScaledMatchesGo: at 1/1 libjpeg-turbo and Go decode the same
+// pixels, up to their different chroma upsampling.
+func TestDecodeJPEGScaledMatchesGo(t *testing.T) {
+	src := readImage(t, "exif-orientation-1.jpg")
+	got, err := decodeJPEGScaled(src, 1, 1800, 1200, 50_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := decode(bytes.NewReader(src), job.FormatJPEG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := psnr(t, want, got); q < 35 {
+		t.Errorf("PSNR %.1f dB against Go's decode, want >= 35", q)
+	}
+}
+
+// TestDecodeJPEGScaledRefuses: every file libjpeg does not decode cleanly is an
+// error, never a crash or a message on stderr, so that Run can hand it to Go's
+// decoder.
+func TestDecodeJPEGScaledRefuses(t *testing.T) {
+	photo := readImage(t, "exif-orientation-1.jpg")
+	prog := readImage(t, "jpeg-progressive-999x999.jpg")
+	garbled := bytes.Clone(photo)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := len(garbled) / 4; i < len(garbled); i += 97 {
+		garbled[i] = byte(rng.IntN(256))
+	}
+	tests := []struct {
+		name string
+		data []byte
+		w, h int
+		code job.Code // "" for a hand-back to Go's decoder that is not a verdict
+	}{
+		{"CMYK (YCCK)", readImage(t, "jpeg-cmyk-adobe-ycck-100x100.jpg"), 100, 100, ""},
+		{"truncated in the scan", photo[:len(photo)/2], 1800, 1200, ""},
+		{"truncated progressive", prog[:len(prog)/3], 999, 999, ""},
+		{"garbled entropy data", garbled, 1800, 1200, ""},
+		{"header only", photo[:600], 1800, 1200, ""},
+		{"not a JPEG", []byte("this is not a jpeg at all, just text"), 10, 10, job.CodeCorruptImage},
+		{"empty", nil, 10, 10, ""},
+		{"size disagrees with the header", photo, 1801, 1200, ""},
+		{"over the pixel limit", photo, 1800, 1200, job.CodeImageTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			limit := 50_000_000
+			if tt.code == job.CodeImageTooLarge {
+				limit = 1_000_000
+				tt.w, tt.h = 100, 100 // the caller's view may be within the limit
+			}
+			img, err := decodeJPEGScaled(tt.data, 2, tt.w, tt.h, limit)
+			if err == nil {
+				t.Fatalf("decoded a %v image, want an error", dims(img))
+			}
+			var hand errScaledJPEG
+			switch {
+			case tt.code != "":
+				wantCode(t, err, tt.code)
+			case !errors.As(err, &hand):
+				// A hard libjpeg error is a corrupt image too; Run asks Go anyway.
+				wantCode(t, err, job.CodeCorruptImage)
+			}
+			t.Logf("%v", err)
+		})
+	}
+}
+
+// TestRunScaledFallsBack: through Run, what the scaled decoder refuses gets the
+// pure-Go build's verdict (corrupt) or result (CMYK decodes).
+func TestRunScaledFallsBack(t *testing.T) {
+	p := newTestProcessor(t, nil)
+	small := job.Variant{Ops: []job.Op{{Name: "resize", Width: 20}}, Format: job.FormatPNG}
+	photo := readImage(t, "exif-orientation-1.jpg")
+	_, err := p.Run(t.Context(), bytes.NewReader(photo[:len(photo)/2]), job.Spec{Variants: []job.Variant{{Name: "v", Ops: small.Ops, Format: small.Format}}})
+	wantCode(t, err, job.CodeCorruptImage)
+	r := runOne(t, p, readImage(t, "jpeg-cmyk-adobe-ycck-100x100.jpg"), small)
+	if r.Width != 20 || r.Height != 20 {
+		t.Errorf("CMYK: %dx%d, want 20x20", r.Width, r.Height)
+	}
+}
+
+// TestEXIFOrientationScaled: every orientation, decoded at 1/4 by libjpeg-turbo
+// and turned upright by jpegOrientation and orient, looks like orientation 1
+// decoded at full size by Go and resized the same, and so does Run's output.
+func TestEXIFOrientationScaled(t *testing.T) {
+	p := newTestProcessor(t, nil)
+	v := job.Variant{Ops: []job.Op{{Name: "resize", Width: 180}}, Format: job.FormatPNG}
+	if n := jpegShrink(job.Spec{Variants: []job.Variant{v}}, 1800, 1200, shrinkMargin); n != 4 {
+		t.Fatalf("planner picks 1/%d, want 1/4", n)
+	}
+	ref := reference(t, readImage(t, "exif-orientation-1.jpg"), v.Ops[0])
+	for o := 0; o <= 8; o++ {
+		name := fmt.Sprintf("exif-orientation-%d.jpg", o)
+		if o == 0 {
+			name = "exif-orientation-0-no-tag.jpg"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			src := readImage(t, name)
+			if got := jpegOrientation(src); got != o {
+				t.Fatalf("orientation %d, want %d", got, o)
+			}
+			r := runOne(t, p, src, v)
+			got, _ := decodeResult(t, r.Data)
+			if dims(got) != image.Pt(180, 120) {
+				t.Fatalf("size %v, want 180x120 (upright)", dims(got))
+			}
+			// The files are the same photo re-encoded per orientation: the
+			// differences of the encodes themselves stay well above this bar,
+			// a wrong turn or mirror far below it.
+			if q := psnr(t, ref, got); q < 25 {
+				t.Errorf("PSNR %.1f dB against orientation 1, want >= 25 (wrong turn?)", q)
+			}
+		})
+	}
+}
