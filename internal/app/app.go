@@ -244,6 +244,8 @@ func processingConfig(cfg config.Config) processing.Config {
 	pc.MaxAnimationPixels = cfg.Limits.MaxAnimationPixels
 	pc.MaxWatermarkPixels = cfg.Limits.MaxWatermarkPixels
 	pc.Watermarks = cfg.Processing.Watermarks
+	pc.ShrinkOnLoad = cfg.Processing.ShrinkOnLoad
+	pc.TwoStageResize = cfg.Processing.TwoStageResize
 	return pc
 }
 

@@ -68,6 +68,8 @@ type Config struct {
 		Background     string `mapstructure:"background"`
 		WebPQuality    int    `mapstructure:"webp_quality"`
 		WebPMethod     int    `mapstructure:"webp_method"`
+		ShrinkOnLoad   bool   `mapstructure:"shrink_on_load"`
+		TwoStageResize bool   `mapstructure:"two_stage_resize"`
 		// Watermarks names the images the watermark op may draw: name → file.
 		Watermarks map[string]string `mapstructure:"watermarks"`
 	} `mapstructure:"processing"`
@@ -148,6 +150,8 @@ func defaults() map[string]any {
 		"processing.background":       "ffffff",
 		"processing.webp_quality":     80,
 		"processing.webp_method":      2,
+		"processing.shrink_on_load":   true,
+		"processing.two_stage_resize": false,
 		"processing.watermarks":       map[string]any{},
 		"presets": map[string]any{
 			"thumbnail": map[string]any{"ops": "thumbnail:w=200,h=200", "format": "jpeg", "quality": 80},
