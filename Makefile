@@ -3,7 +3,9 @@ GO        ?= go
 BIN       := bin/pixmill
 PKGS      := ./...
 # gen2brain/webp must not dlopen a system libwebp: keep the binary static.
-TAGS      ?= nodynamic
+# jpegturbo: decode JPEGs with libjpeg-turbo (linked statically, scaled decode;
+# docs/levers.md) where its header is installed and cgo works; else pure Go.
+TAGS      ?= nodynamic $(shell test -f /usr/include/jpeglib.h && test "$$($(GO) env CGO_ENABLED)" = 1 && echo jpegturbo)
 FUZZTIME  ?= 30s
 
 .DEFAULT_GOAL := help
