@@ -24,7 +24,7 @@ run: build ## run the service on the embedded default (SQLite + files under stor
 
 .PHONY: test
 test: ## run every test with the race detector (integration suites skip without their servers)
-	$(GO) test -tags '$(TAGS)' -race -count=1 -timeout 10m $(PKGS)
+	PIXMILL_BUILD_TAGS='$(TAGS)' $(GO) test -tags '$(TAGS)' -race -count=1 -timeout 10m $(PKGS)
 
 .PHONY: test-short
 test-short: ## fast unit tests only

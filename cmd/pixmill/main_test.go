@@ -32,7 +32,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pixmillBin = filepath.Join(dir, "pixmill")
-	build := exec.Command("go", "build", "-race", "-o", pixmillBin, ".")
+	// The binary is built with the tags `make build` uses (the Makefile passes them),
+	// so these tests run what users run.
+	tags := os.Getenv("PIXMILL_BUILD_TAGS")
+	if tags == "" {
+		tags = "nodynamic"
+	}
+	build := exec.Command("go", "build", "-race", "-tags", tags, "-o", pixmillBin, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build pixmill:", err)
