@@ -115,8 +115,10 @@ func TestFixedPoolNeverExceedsWorkers(t *testing.T) {
 	if got := peak.Load(); got != workers {
 		t.Errorf("peak concurrency %d, want %d", got, workers)
 	}
-	if p.Busy() != 0 || p.Workers() != workers {
-		t.Errorf("busy %d workers %d", p.Busy(), p.Workers())
+	// A worker counts itself idle just after recording its job's outcome.
+	waitFor(t, "every worker idle", func() bool { return p.Busy() == 0 })
+	if p.Workers() != workers {
+		t.Errorf("workers %d, want %d", p.Workers(), workers)
 	}
 }
 
