@@ -35,9 +35,22 @@ fuzz: ## run the fuzz targets (ops parser, decode guard) for FUZZTIME each
 	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzParseOps$$' -fuzztime $(FUZZTIME) ./internal/job/
 	$(GO) test -tags '$(TAGS)' -run '^$$' -fuzz '^FuzzProbe$$' -fuzztime $(FUZZTIME) ./internal/processing/
 
+# make bench: BENCH picks the Go benchmarks (a regexp), BENCHCOUNT repeats them for
+# benchstat, BENCH_C is the load benchmark's concurrency, BENCH_FLAGS adds
+# pixmill-bench flags (e.g. --workload W3 -n 100). Results land in bin/bench/.
+BENCH       ?= .
+BENCHTIME   ?= 1s
+BENCHCOUNT  ?= 1
+BENCH_C     ?= 2
+BENCH_FLAGS ?=
+BENCH_DIR   := bin/bench
+
 .PHONY: bench
-bench: ## run the Go benchmarks
-	$(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchmem $(PKGS)
+bench: build ## Go micro-benchmarks, then the end-to-end load benchmark W1–W5 + probes (docs/benchmarks.md)
+	@mkdir -p $(BENCH_DIR)
+	bash -o pipefail -c '$(GO) test -tags "$(TAGS)" -run "^$$" -bench "$(BENCH)" -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 30m $(PKGS) | tee $(BENCH_DIR)/micro.txt'
+	$(GO) build -tags '$(TAGS)' -o bin/pixmill-bench ./cmd/pixmill-bench
+	bash -o pipefail -c './bin/pixmill-bench --all -c $(BENCH_C) --server $(BIN) --json $(BENCH_DIR)/e2e.json $(BENCH_FLAGS) | tee $(BENCH_DIR)/e2e.txt'
 
 .PHONY: lint
 lint: ## golangci-lint (pinned in go.mod's tool block)
