@@ -20,12 +20,17 @@ func jobID(c fiber.Ctx) (string, error) {
 	return id.String(), nil
 }
 
-func (s *Server) getJob(c fiber.Ctx) error {
+// lookup returns the job the :id route parameter names.
+func (s *Server) lookup(c fiber.Ctx) (*job.Job, error) {
 	id, err := jobID(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	j, err := s.deps.Store.Get(c.Context(), id)
+	return s.deps.Store.Get(c.Context(), id)
+}
+
+func (s *Server) getJob(c fiber.Ctx) error {
+	j, err := s.lookup(c)
 	if err != nil {
 		return err
 	}
@@ -68,15 +73,11 @@ func (s *Server) listJobs(c fiber.Ctx) error {
 // deleteJob cancels a queued job, or deletes a finished one with its files. A job
 // being processed cannot be deleted until it finishes.
 func (s *Server) deleteJob(c fiber.Ctx) error {
-	id, err := jobID(c)
+	j, err := s.lookup(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Context()
-	j, err := s.deps.Store.Get(ctx, id)
-	if err != nil {
-		return err
-	}
+	ctx, id := c.Context(), j.ID
 	switch {
 	case j.Status == job.StatusQueued:
 		if _, err := s.deps.Store.Cancel(ctx, id); err != nil {

@@ -18,15 +18,11 @@ import (
 // getResult streams one output of a completed job with its content type, a strong
 // ETag (304 on If-None-Match), single byte ranges (206/416) and a download name.
 func (s *Server) getResult(c fiber.Ctx) error {
-	id, err := jobID(c)
+	j, err := s.lookup(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Context()
-	j, err := s.deps.Store.Get(ctx, id)
-	if err != nil {
-		return err
-	}
+	ctx, id := c.Context(), j.ID
 	switch j.Status {
 	case job.StatusCompleted:
 	case job.StatusQueued, job.StatusProcessing:
