@@ -325,6 +325,15 @@ func runJobs(ctx context.Context, c *client, payloads []payload, n, conc int) ([
 	for i := range samples { // overwritten by every job that runs
 		samples[i] = sample{err: "not run", detail: "interrupted before this job started"}
 	}
+	wall := inParallel(ctx, n, conc, func(i int) {
+		samples[i] = c.job(ctx, payloads[i%len(payloads)])
+	})
+	return samples, wall
+}
+
+// inParallel calls fn(i) for every i in [0, n), conc calls at a time, until ctx
+// ends, and returns the wall time it took.
+func inParallel(ctx context.Context, n, conc int, fn func(i int)) time.Duration {
 	var (
 		next atomic.Int64
 		wg   sync.WaitGroup
@@ -337,12 +346,12 @@ func runJobs(ctx context.Context, c *client, payloads []payload, n, conc int) ([
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				samples[i] = c.job(ctx, payloads[i%len(payloads)])
+				fn(i)
 			}
 		})
 	}
 	wg.Wait()
-	return samples, time.Since(start)
+	return time.Since(start)
 }
 
 // loadTest warms the service up with warmup jobs (counted only when they fail),

@@ -10,8 +10,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pixmill/pixmill/internal/job"
@@ -190,31 +188,17 @@ func runInProcess(ctx context.Context, proc *processing.Processor, files [][]byt
 		for i := range res {
 			res[i] = result{err: "not run", msg: "interrupted before this run started"}
 		}
-		var (
-			next atomic.Int64
-			wg   sync.WaitGroup
-		)
-		start := time.Now()
-		for range conc {
-			wg.Go(func() {
-				for {
-					i := int(next.Add(1) - 1)
-					if i >= count || ctx.Err() != nil {
-						return
-					}
-					src := files[i%len(files)]
-					t := time.Now()
-					out, err := proc.Run(ctx, bytes.NewReader(src), js)
-					if err != nil {
-						res[i] = result{err: "run: " + string(job.ErrorCode(err)), msg: err.Error()}
-						continue
-					}
-					res[i] = result{d: time.Since(t), in: int64(len(src)), out: int64(len(out[0].Data))}
-				}
-			})
-		}
-		wg.Wait()
-		return res, time.Since(start)
+		wall := inParallel(ctx, count, conc, func(i int) {
+			src := files[i%len(files)]
+			t := time.Now()
+			out, err := proc.Run(ctx, bytes.NewReader(src), js)
+			if err != nil {
+				res[i] = result{err: "run: " + string(job.ErrorCode(err)), msg: err.Error()}
+				return
+			}
+			res[i] = result{d: time.Since(t), in: int64(len(src)), out: int64(len(out[0].Data))}
+		})
+		return res, wall
 	}
 	var r Raw
 	if warmup > 0 {
