@@ -180,6 +180,8 @@ func defaults() map[string]any {
 // exists, so that `pixmill serve` run from the repository picks up its settings.
 const DefaultFile = "configs/pixmill.yaml"
 
+const secretEnv = "PIXMILL_BLOB_S3_SECRET_ACCESS_KEY"
+
 // flagKeys binds the common settings to flags, key by key.
 var flagKeys = map[string]string{
 	"addr": "server.addr", "data-dir": "data_dir", "workers": "pool.workers",
@@ -238,6 +240,10 @@ func Load(args []string, usage io.Writer) (Config, error) {
 				return Config{}, fmt.Errorf("config file %s does not exist", path)
 			}
 			return Config{}, fmt.Errorf("read config file %s: %w", path, err)
+		}
+		// Secrets come from the environment only, never from a file someone commits.
+		if os.Getenv(secretEnv) == "" && v.GetString("blob.s3.secret_access_key") != "" {
+			return Config{}, fmt.Errorf("config file %s: set blob.s3.secret_access_key with %s, not in a file", path, secretEnv)
 		}
 		for _, k := range v.AllKeys() {
 			if _, ok := known[k]; !ok && !isPresetKey(k) && !strings.HasPrefix(k, "processing.watermarks.") {

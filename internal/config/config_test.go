@@ -147,3 +147,18 @@ func TestPresets(t *testing.T) {
 		t.Errorf("misspelt preset field: %v", err)
 	}
 }
+
+func TestSecretOnlyFromEnvironment(t *testing.T) {
+	dir := inTempDir(t)
+	file := filepath.Join(dir, "s.yaml")
+	os.WriteFile(file, []byte("blob:\n  s3:\n    secret_access_key: hunter2\n"), 0o600)
+	if _, err := Load([]string{"--config", file}, io.Discard); err == nil || !strings.Contains(err.Error(), secretEnv) {
+		t.Errorf("secret in a file: %v", err)
+	}
+	t.Setenv(secretEnv, "from-env")
+	os.WriteFile(file, []byte("blob:\n  s3:\n    bucket: b\n"), 0o600)
+	c, err := Load([]string{"--config", file}, io.Discard)
+	if err != nil || c.Blob.S3.SecretAccessKey != "from-env" {
+		t.Errorf("secret from the environment: %q %v", c.Blob.S3.SecretAccessKey, err)
+	}
+}
