@@ -151,7 +151,7 @@ func defaults() map[string]any {
 		"processing.webp_quality":     80,
 		"processing.webp_method":      2,
 		"processing.shrink_on_load":   true,
-		"processing.two_stage_resize": false,
+		"processing.two_stage_resize": true,
 		"processing.watermarks":       map[string]any{},
 		"presets": map[string]any{
 			"thumbnail": map[string]any{"ops": "thumbnail:w=200,h=200", "format": "jpeg", "quality": 80},

@@ -20,26 +20,31 @@ func (e errScaledJPEG) Error() string { return "scaled jpeg decode: " + string(e
 // image would give; else at full size, which still costs 30% less CPU than Go's
 // decoder, straight into NRGBA (docs/levers.md). Otherwise, and for every file
 // libjpeg-turbo hands back, it is Go's full-size decode and spec unchanged.
-// shrunk reports a reduced decode.
-func (p *Processor) decodeJPEG(body io.Reader, info Info, spec job.Spec) (img image.Image, _ job.Spec, shrunk bool, err error) {
+// shrunk reports a reduced decode. late, when not 0, is the EXIF orientation
+// img still has to be turned by: every variant's first op can run on it as stored
+// (lateOrientable, sizeLate); img is otherwise upright.
+func (p *Processor) decodeJPEG(body io.Reader, info Info, spec job.Spec) (img image.Image, _ job.Spec, shrunk bool, late int, err error) {
 	if !scaledJPEG || !p.cfg.ShrinkOnLoad {
 		img, err := decode(body, job.FormatJPEG)
-		return img, spec, false, err
+		return img, spec, false, 0, err
 	}
 	data, err := io.ReadAll(body)
 	if err != nil {
-		return nil, spec, false, decodeError(err)
+		return nil, spec, false, 0, decodeError(err)
 	}
 	o := jpegOrientation(data)
 	w, h := orientedSize(info.Width, info.Height, o)
 	n := jpegShrink(spec, w, h, shrinkMargin)
 	if img, err := decodeJPEGScaled(data, n, info.Width, info.Height, p.cfg.MaxPixels); err == nil {
-		if n == 1 {
-			return orient(img, o), spec, false, nil
+		if n > 1 {
+			spec = pinSizes(spec, w, h)
 		}
-		return orient(img, o), pinSizes(spec, w, h), true, nil
+		if !p.earlyOrient && lateOrientable(img, spec, o) {
+			return img, spec, n > 1, o, nil
+		}
+		return orient(img, o), spec, n > 1, 0, nil
 	}
 	// Go's decoder decides about anything libjpeg did not decode cleanly.
 	img, err = decode(bytes.NewReader(data), job.FormatJPEG)
-	return img, spec, false, err
+	return img, spec, false, 0, err
 }

@@ -62,9 +62,9 @@ type Config struct {
 	// (a switch for a libjpeg-turbo security problem, say).
 	ShrinkOnLoad bool
 	// TwoStageResize lets a resize, fit, fill or thumbnail that shrinks by
-	// twoStageMin or more first reduce the image with a box filter to twice its
-	// target, then resample with the op's filter. Off by default: it passes the
-	// quality bar but did not pay on the reference workloads (docs/levers.md).
+	// twoStageMin or more first reduce the image with a box filter to at least
+	// twice its target, then resample with the op's filter (twostage.go). On by
+	// default: within the quality bar, and faster on W1 (docs/levers.md).
 	TwoStageResize bool
 }
 
@@ -83,9 +83,10 @@ func DefaultConfig() Config {
 		MaxAnimationPixels: 200_000_000,
 		MaxWatermarkPixels: 4_000_000,
 		ShrinkOnLoad:       true,
-		// Off: on the reference workloads it saved 0–4% CPU for up to 34 MB more
-		// per job (docs/levers.md).
-		TwoStageResize: false,
+		// On: with the EXIF turn after the resize it saves W1 ~4.5 % CPU (+4.5 %
+		// images/s) for 34 MB more allocated per job, within the quality bar; it
+		// does not apply to W2–W4 (docs/levers.md).
+		TwoStageResize: true,
 	}
 }
 
@@ -137,6 +138,9 @@ type Processor struct {
 	pngLevel   png.CompressionLevel
 	background color.NRGBA
 	watermarks map[string]*image.NRGBA // decoded once; only read after New
+	// earlyOrient turns every JPEG upright before its first op, as before
+	// orient_late.go (tests compare the two orders).
+	earlyOrient bool
 }
 
 // New returns a Processor for cfg, or an error if cfg is invalid.
@@ -211,13 +215,14 @@ func (p *Processor) Run(ctx context.Context, src io.Reader, spec job.Spec) ([]Re
 		img    image.Image
 		anim   *gif.GIF
 		shrunk bool // decoded smaller than stored (shrink-on-load)
+		late   int  // EXIF orientation still to apply after each first op
 	)
 	if info.Format == job.FormatGIF && info.Frames > 1 && slices.Contains(formats, job.FormatGIF) {
 		if anim, err = decodeAnimation(body); err == nil {
 			img = firstFrame(anim)
 		}
 	} else if info.Format == job.FormatJPEG {
-		img, spec, shrunk, err = p.decodeJPEG(body, info, spec)
+		img, spec, shrunk, late, err = p.decodeJPEG(body, info, spec)
 	} else {
 		img, err = decode(body, info.Format)
 	}
@@ -241,7 +246,7 @@ func (p *Processor) Run(ctx context.Context, src io.Reader, spec job.Spec) ([]Re
 		} else {
 			// The levers do not stack: each is measured against a full-size
 			// decode on its own (docs/levers.md), together they fall short.
-			r, err = p.runStill(ctx, img, v, formats[i], p.cfg.TwoStageResize && !shrunk)
+			r, err = p.runStill(ctx, img, v, formats[i], p.cfg.TwoStageResize && !shrunk, late)
 		}
 		if err != nil {
 			return nil, err
@@ -251,9 +256,22 @@ func (p *Processor) Run(ctx context.Context, src io.Reader, spec job.Spec) ([]Re
 	return results, nil
 }
 
-// runStill makes one variant's output from a single image.
-func (p *Processor) runStill(ctx context.Context, img image.Image, v job.Variant, f job.Format, twoStage bool) (Result, error) {
-	out, err := p.applyOps(ctx, img, v.Ops, twoStage)
+// runStill makes one variant's output from a single image. late, when not 0, is
+// the EXIF orientation img still needs, applied after the variant's first op
+// (sizeLate).
+func (p *Processor) runStill(ctx context.Context, img image.Image, v job.Variant, f job.Format, twoStage bool, late int) (Result, error) {
+	ops := v.Ops
+	if late != 0 {
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
+		var err error
+		if img, err = sizeLate(img.(*image.NRGBA), ops[0], late, twoStage, p.cfg.MaxOutputPixels); err != nil {
+			return Result{}, err
+		}
+		ops = ops[1:]
+	}
+	out, err := p.applyOps(ctx, img, ops, twoStage)
 	if err != nil {
 		return Result{}, err
 	}

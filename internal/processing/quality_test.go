@@ -7,6 +7,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/disintegration/imaging"
+
 	"github.com/pixmill/pixmill/internal/job"
 )
 
@@ -151,6 +153,31 @@ func TestQualityShrinkOnLoad(t *testing.T) {
 				if q < minPSNR {
 					t.Errorf("%s (1/%d): PSNR %.1f dB, want >= %.0f", lv.name, n, q, minPSNR)
 				}
+			}
+		})
+	}
+}
+
+// TestQualityBoxShrink: the two-stage resize on NRGBA input, whose first stage is
+// boxShrink's integer k×k average, stays within minPSNR of single-pass Lanczos.
+func TestQualityBoxShrink(t *testing.T) {
+	for _, c := range qualityCases() {
+		t.Run(c.String(), func(t *testing.T) {
+			t.Parallel()
+			src := readImage(t, c.file)
+			full, err := decode(bytes.NewReader(src), job.FormatJPEG)
+			if err != nil {
+				t.Fatal(err)
+			}
+			small, op := preshrink(imaging.Clone(full), c.op)
+			got, err := steps[op.Name](small, op, 1e8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := psnr(t, reference(t, src, c.op), got)
+			t.Logf("box %v → %v: PSNR %.1f dB", dims(full), dims(small), q)
+			if q < minPSNR {
+				t.Errorf("box shrink: PSNR %.1f dB, want >= %.0f", q, minPSNR)
 			}
 		})
 	}
