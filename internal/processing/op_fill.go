@@ -32,6 +32,12 @@ func fill(img image.Image, op job.Op, maxPixels int) (image.Image, error) {
 			return nil, err
 		}
 	}
+	srcW, srcH := size(img)
+	if m, ok := img.(*image.NRGBA); ok && srcW >= 100 && srcH >= 100 && (srcW != op.Width || srcH != op.Height) {
+		// imaging.Fill's crop-then-resize branch, the crop as a sub-image (no copy).
+		crop := fillCrop(srcW, srcH, op.Width, op.Height, a).Add(m.Rect.Min)
+		return resample(m.SubImage(crop), op.Width, op.Height, filter), nil
+	}
 	return imaging.Fill(img, op.Width, op.Height, a, filter), nil
 }
 

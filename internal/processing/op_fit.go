@@ -3,8 +3,6 @@ package processing
 import (
 	"image"
 
-	"github.com/disintegration/imaging"
-
 	"github.com/pixmill/pixmill/internal/job"
 )
 
@@ -24,7 +22,7 @@ func fit(img image.Image, op job.Op, maxPixels int) (image.Image, error) {
 	if err := checkPixels(w, h, maxPixels); err != nil {
 		return nil, err
 	}
-	return imaging.Fit(img, op.Width, op.Height, filter), nil
+	return resample(img, w, h, filter), nil // the source's own size: a clone, as imaging.Fit
 }
 
 // fitSize is the size imaging.Fit gives img for a width×height box.

@@ -4,8 +4,6 @@ import (
 	"image"
 	"math"
 
-	"github.com/disintegration/imaging"
-
 	"github.com/pixmill/pixmill/internal/job"
 )
 
@@ -23,7 +21,7 @@ func resize(img image.Image, op job.Op, maxPixels int) (image.Image, error) {
 	if err := checkPixels(w, h, maxPixels); err != nil {
 		return nil, err
 	}
-	return imaging.Resize(img, w, h, filter), nil
+	return resample(img, w, h, filter), nil
 }
 
 // resizeSize is the size imaging.Resize gives a srcW×srcH source for width×height:

@@ -20,8 +20,9 @@ import (
 // quality-defining resample stays the op's. An NRGBA image (libjpeg-turbo's, or
 // any after a first op) is reduced by boxShrink, an integer k×k average, where
 // k = ⌊shrink/shrinkMargin⌋ ≥ 2; below that (shrink 3–4: W1) and for other
-// images, by imaging's Box resize, whose fractional factor lands on exactly
-// shrinkMargin. Anything else is returned as is.
+// images, by a Box resize (resample: fixed point for opaque NRGBA), whose
+// fractional factor lands on exactly shrinkMargin. Anything else is returned as
+// is.
 func preshrink(img image.Image, op job.Op) (image.Image, job.Op) {
 	w, h := size(img)
 	s, ok := planSizing([]job.Op{op}, w, h)
@@ -38,7 +39,7 @@ func preshrink(img image.Image, op job.Op) (image.Image, job.Op) {
 	}
 	rw := max(1, int(math.Ceil(float64(w)/f)))
 	rh := max(1, int(math.Ceil(float64(h)/f)))
-	return imaging.Resize(img, rw, rh, imaging.Box), s.op
+	return resample(img, rw, rh, imaging.Box), s.op
 }
 
 // maxBoxK bounds k so that a block's sums fit in uint32 (k²·255·255 < 2³²).
