@@ -101,37 +101,27 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
 	}
-	stopListening := func() {}
+	var stopBackground []func() // in the order they must stop
 	if workers != nil {
-		if err := workers.Start(ctx); err != nil {
-			ln.Close()
-			return err
-		}
-		// A shared store wakes this node's dispatcher when another node enqueues.
-		if sub, ok := store.(sqlstore.Subscriber); ok {
-			lctx, cancel := context.WithCancel(ctx)
-			listened := make(chan struct{})
-			go func() {
-				if err := sub.Subscribe(lctx, workers.Notify); err != nil {
-					log.Error("listen for new jobs; falling back to polling", "err", err)
-				}
-				close(listened)
-			}()
-			stopListening = func() { cancel(); <-listened }
-		}
-	}
-	stopJanitor := func() {}
-	if cfg.Role != "api" {
-		jc := janitor.Config{TTL: cfg.Retention.TTL, Interval: cfg.Retention.Interval, Grace: cfg.Retention.Grace, Batch: 500}
-		jan, err := janitor.New(jc, store, files, log)
+		jan, err := janitor.New(janitor.Config{TTL: cfg.Retention.TTL, Interval: cfg.Retention.Interval,
+			Grace: cfg.Retention.Grace, Batch: 500}, store, files, log)
 		if err != nil {
 			ln.Close()
 			return err
 		}
-		jctx, cancel := context.WithCancel(ctx)
-		swept := make(chan struct{})
-		go func() { jan.Run(jctx); close(swept) }()
-		stopJanitor = func() { cancel(); <-swept }
+		if err := workers.Start(ctx); err != nil {
+			ln.Close()
+			return err
+		}
+		stopBackground = append(stopBackground, background(ctx, jan.Run))
+		// A shared store wakes this node's dispatcher when another node enqueues.
+		if sub, ok := store.(sqlstore.Subscriber); ok {
+			stopBackground = append(stopBackground, background(ctx, func(ctx context.Context) {
+				if err := sub.Subscribe(ctx, workers.Notify); err != nil {
+					log.Error("listen for new jobs; falling back to polling", "err", err)
+				}
+			}))
+		}
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -154,8 +144,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 			log.Warn("workers did not finish in time", "err", err)
 		}
 	}
-	stopJanitor()
-	stopListening()
+	for _, stop := range stopBackground {
+		stop()
+	}
 	// The HTTP server gets a little time of its own even when jobs used it all.
 	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer hcancel()
@@ -169,6 +160,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 	}
 	log.Info("stopped")
 	return serveErr
+}
+
+// background runs fn in a goroutine until the returned stop cancels its context
+// and waits for it to return.
+func background(ctx context.Context, fn func(context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); fn(ctx) }()
+	return func() { cancel(); <-done }
 }
 
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (job.Store, error) {
