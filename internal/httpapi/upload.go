@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -28,11 +29,11 @@ const (
 	cleanupDeadline = 10 * time.Second
 )
 
-// uploadForm is what a POST /v1/jobs carried besides the file.
-type uploadForm struct {
-	ops, format, quality, lossless, priority, variants, preset string
-	seen                                                       map[string]bool
-}
+// uploadForm holds the fields a POST /v1/jobs carried besides the file, by name.
+type uploadForm map[string]string
+
+// formFields are the fields an upload may carry besides the file.
+var formFields = []string{"ops", "format", "quality", "lossless", "priority", "variants", "preset"}
 
 // createJob streams the one file part to storage with its own byte limit, sniffs
 // its format and reads its header, validates the requested work and commits the job
@@ -71,7 +72,7 @@ func (s *Server) createJob(c fiber.Ctx) (err error) {
 
 	id := uuid.NewString()
 	j := &job.Job{ID: id}
-	form := uploadForm{seen: map[string]bool{}}
+	form := uploadForm{}
 	stored, committed := false, false
 	defer func() {
 		if stored && !committed { // refused: leave nothing behind
@@ -176,11 +177,13 @@ func (s *Server) probe(ctx context.Context, j *job.Job) error {
 	return nil
 }
 
-func (f *uploadForm) set(name string, p *multipart.Part) error {
-	if f.seen[name] {
+func (f uploadForm) set(name string, p *multipart.Part) error {
+	if !slices.Contains(formFields, name) {
+		return job.Errorf(job.CodeInvalid, "unknown field %q (want file or one of %s)", name, strings.Join(formFields, ", "))
+	}
+	if _, dup := f[name]; dup {
 		return job.Errorf(job.CodeInvalid, "field %q given twice", name)
 	}
-	f.seen[name] = true
 	b, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
 	if err != nil {
 		return job.Wrap(job.CodeInvalid, err, "read field "+name)
@@ -188,69 +191,51 @@ func (f *uploadForm) set(name string, p *multipart.Part) error {
 	if len(b) > maxFieldBytes {
 		return job.Errorf(job.CodeInvalid, "field %q is longer than %d bytes", name, maxFieldBytes)
 	}
-	v := strings.TrimSpace(string(b))
-	switch name {
-	case "ops":
-		f.ops = v
-	case "format":
-		f.format = v
-	case "quality":
-		f.quality = v
-	case "lossless":
-		f.lossless = v
-	case "priority":
-		f.priority = v
-	case "variants":
-		f.variants = v
-	case "preset":
-		f.preset = v
-	default:
-		return job.Errorf(job.CodeInvalid, "unknown field %q (want file, ops, format, quality, lossless, priority, variants or preset)", name)
-	}
+	f[name] = strings.TrimSpace(string(b))
 	return nil
 }
 
 // spec turns the form fields into the Spec and priority they ask for. A preset gives
 // the ops, format and quality; format and quality fields override its own.
-func (f *uploadForm) spec(presets map[string]job.Variant) (job.Spec, job.Priority, error) {
-	prio, err := job.ParsePriority(f.priority)
+func (f uploadForm) spec(presets map[string]job.Variant) (job.Spec, job.Priority, error) {
+	prio, err := job.ParsePriority(f["priority"])
 	if err != nil {
 		return job.Spec{}, 0, err
 	}
-	if f.variants != "" {
-		if f.ops != "" || f.format != "" || f.quality != "" || f.lossless != "" || f.preset != "" {
+	if f["variants"] != "" {
+		if f["ops"] != "" || f["format"] != "" || f["quality"] != "" || f["lossless"] != "" || f["preset"] != "" {
 			return job.Spec{}, 0, job.Errorf(job.CodeInvalid, "give either variants or ops/preset/format/quality, not both")
 		}
-		spec, err := parseVariants(f.variants)
+		spec, err := parseVariants(f["variants"])
 		return spec, prio, err
 	}
 	v := job.Variant{Name: job.DefaultVariant}
-	if f.preset != "" {
-		p, ok := presets[f.preset]
+	if f["preset"] != "" {
+		p, ok := presets[f["preset"]]
 		if !ok {
-			return job.Spec{}, 0, job.Errorf(job.CodeInvalid, "unknown preset %q (have %s)", f.preset, presetNames(presets))
+			return job.Spec{}, 0, job.Errorf(job.CodeInvalid, "unknown preset %q (have %s)", f["preset"], presetNames(presets))
 		}
-		if f.ops != "" {
+		if f["ops"] != "" {
 			return job.Spec{}, 0, job.Errorf(job.CodeInvalid, "give either preset or ops, not both")
 		}
 		v.Ops, v.Format, v.Quality = p.Ops, p.Format, p.Quality
-	} else if v.Ops, err = job.ParseOps(f.ops); err != nil {
+	} else if v.Ops, err = job.ParseOps(f["ops"]); err != nil {
 		return job.Spec{}, 0, err
 	}
-	if f.format != "" {
-		if v.Format, err = job.ParseFormat(f.format); err != nil {
+	if f["format"] != "" {
+		if v.Format, err = job.ParseFormat(f["format"]); err != nil {
 			return job.Spec{}, 0, err
 		}
 	}
-	if f.quality != "" {
-		q, err := strconv.Atoi(f.quality)
+	if f["quality"] != "" {
+		q, err := strconv.Atoi(f["quality"])
 		if err != nil || q < 1 || q > 100 {
 			return job.Spec{}, 0, job.Errorf(job.CodeInvalid, "quality must be an integer from 1 to 100")
 		}
 		v.Quality = q
 	}
-	if f.lossless != "" {
-		b, err := strconv.ParseBool(f.lossless)
+	if f["lossless"] != "" {
+		b, err := strconv.ParseBool(f["lossless"])
 		if err != nil {
 			return job.Spec{}, 0, job.Errorf(job.CodeInvalid, "lossless must be true or false")
 		}
@@ -274,13 +259,8 @@ func parseVariants(s string) (job.Spec, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return job.Spec{}, job.Wrap(job.CodeInvalid, err, "variants: invalid JSON object: "+err.Error())
 	}
-	names := make([]string, 0, len(raw))
-	for n := range raw {
-		names = append(names, n)
-	}
-	slices.Sort(names)
 	var spec job.Spec
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(raw)) {
 		r := raw[n]
 		ops, err := job.UnmarshalOps(r.Ops)
 		if err != nil {
@@ -357,15 +337,10 @@ func cleanFilename(name string) string {
 }
 
 func presetNames(presets map[string]job.Variant) string {
-	names := make([]string, 0, len(presets))
-	for n := range presets {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	if len(names) == 0 {
+	if len(presets) == 0 {
 		return "none"
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(slices.Sorted(maps.Keys(presets)), ", ")
 }
 
 // checkWatermarks refuses a watermark op naming an image the node does not have.
