@@ -257,7 +257,7 @@ func parseVariants(s string) (job.Spec, error) {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
-		return job.Spec{}, job.Wrap(job.CodeInvalid, err, "variants: invalid JSON object: "+err.Error())
+		return job.Spec{}, job.Errorf(job.CodeInvalid, "variants: invalid JSON object: %v", err)
 	}
 	var spec job.Spec
 	for _, n := range slices.Sorted(maps.Keys(raw)) {
@@ -301,7 +301,7 @@ func (s *Server) bodyError(err error, what string) error {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &mpErr):
 		return job.Wrap(job.CodeInvalid, err, "the request body ended early or timed out")
 	case strings.HasPrefix(err.Error(), "multipart:"):
-		return job.Wrap(job.CodeInvalid, err, "malformed multipart body: "+err.Error())
+		return job.Errorf(job.CodeInvalid, "malformed multipart body: %v", err)
 	}
 	return job.Wrap(job.CodeUnavailable, err, what+" failed")
 }

@@ -2,6 +2,7 @@ package job
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -116,12 +117,7 @@ var opParams = map[string]param{
 
 // OpNames lists the supported operations in a stable order.
 func OpNames() []string {
-	names := make([]string, 0, len(opParams))
-	for n := range opParams {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(opParams))
 }
 
 func (o Op) set() param {

@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"regexp"
-	"slices"
 
 	"github.com/disintegration/imaging"
 
@@ -61,16 +60,6 @@ func (p *Processor) loadImage(path string) (*image.NRGBA, error) {
 func (p *Processor) HasWatermark(name string) bool {
 	_, ok := p.watermarks[name]
 	return ok
-}
-
-// Watermarks returns the configured watermark names, sorted.
-func (p *Processor) Watermarks() []string {
-	names := make([]string, 0, len(p.watermarks))
-	for n := range p.watermarks {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }
 
 // checkWatermarks refuses a spec naming a watermark that is not configured, before
