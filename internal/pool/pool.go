@@ -291,17 +291,32 @@ func (p *Pool) awaitToken() bool {
 }
 
 // handOver gives j to an idle worker; when every worker is busy (the slot is free
-// because the pool may still grow) it starts another one.
+// because the pool may still grow) it starts another one. A worker of a growing pool
+// may retire just as the job arrives, so there handOver looks again after a moment
+// instead of waiting for whichever worker frees up next.
 func (p *Pool) handOver(j *job.Job) {
-	select {
-	case p.jobs <- j:
-		return
-	default:
+	for {
+		select {
+		case p.jobs <- j:
+			return
+		default:
+		}
+		grow := int(p.live.Load()) < p.cfg.maxWorkers()
+		if grow {
+			p.spawn()
+		}
+		if grow || p.cfg.maxWorkers() == p.cfg.Workers {
+			p.jobs <- j // the new worker, or in a fixed pool the one whose slot this is
+			return
+		}
+		t := time.NewTimer(10 * time.Millisecond)
+		select {
+		case p.jobs <- j:
+			t.Stop()
+			return
+		case <-t.C:
+		}
 	}
-	if int(p.live.Load()) < p.cfg.maxWorkers() {
-		p.spawn()
-	}
-	p.jobs <- j
 }
 
 func (p *Pool) spawn() {
