@@ -14,8 +14,8 @@ type errScaledJPEG string
 func (e errScaledJPEG) Error() string { return "scaled jpeg decode: " + string(e) }
 
 // decodeJPEG decodes a JPEG source for spec. A build with libjpeg-turbo
-// (scaledJPEG) and ShrinkOnLoad on decodes it with libjpeg-turbo: at 1/2, 1/4 or
-// 1/8 scale in the DCT domain when every variant shrinks it enough (jpegShrink),
+// (scaledJPEG) and ShrinkOnLoad on decodes it with libjpeg-turbo: at a reduced
+// scale in the DCT domain when every variant shrinks it enough (jpegScale),
 // with each first sizing op pinned in the returned spec to the size the full
 // image would give; else at full size, which still costs 30% less CPU than Go's
 // decoder, straight into NRGBA (docs/levers.md). Otherwise, and for every file
@@ -34,15 +34,15 @@ func (p *Processor) decodeJPEG(body io.Reader, info Info, spec job.Spec) (img im
 	}
 	o := jpegOrientation(data)
 	w, h := orientedSize(info.Width, info.Height, o)
-	n := jpegShrink(spec, w, h, shrinkMargin)
-	if img, err := decodeJPEGScaled(data, n, info.Width, info.Height, p.cfg.MaxPixels); err == nil {
-		if n > 1 {
+	m := jpegScale(spec, w, h)
+	if img, err := decodeJPEGScaled(data, m, info.Width, info.Height, p.cfg.MaxPixels); err == nil {
+		if m < 8 {
 			spec = pinSizes(spec, w, h)
 		}
 		if !p.earlyOrient && lateOrientable(img, spec, o) {
-			return img, spec, n > 1, o, nil
+			return img, spec, m < 8, o, nil
 		}
-		return orient(img, o), spec, n > 1, 0, nil
+		return orient(img, o), spec, m < 8, 0, nil
 	}
 	// Go's decoder decides about anything libjpeg did not decode cleanly.
 	img, err = decode(bytes.NewReader(data), job.FormatJPEG)

@@ -47,10 +47,10 @@ static void pm_progress_monitor(j_common_ptr c) {
 	}
 }
 
-// pm_decode decodes the JPEG in data[0:size] at 1/denom scale into out, out_w×out_h
+// pm_decode decodes the JPEG in data[0:size] at eighths/8 scale into out, out_w×out_h
 // RGBA (alpha 255), rows packed. Nothing is written outside out; no pointer is
 // kept after it returns. msg gets libjpeg's message when it returns PM_CORRUPT.
-static int pm_decode(const unsigned char *data, unsigned long size, int denom,
+static int pm_decode(const unsigned char *data, unsigned long size, int eighths,
 		unsigned char *out, int out_w, int out_h, long long max_pixels, int max_scans,
 		int *warnings, char *msg) {
 	struct jpeg_decompress_struct cinfo;
@@ -82,8 +82,8 @@ static int pm_decode(const unsigned char *data, unsigned long size, int denom,
 		code = PM_UNSUPPORTED; // CMYK, YCCK and anything unusual: Go's decoder
 	}
 	if (code == PM_OK) {
-		cinfo.scale_num = 1;
-		cinfo.scale_denom = denom;
+		cinfo.scale_num = eighths;
+		cinfo.scale_denom = 8;
 		cinfo.out_color_space = JCS_EXT_RGBA;
 		jpeg_calc_output_dimensions(&cinfo);
 		if ((int)cinfo.output_width != out_w || (int)cinfo.output_height != out_h || cinfo.output_components != 4) {
@@ -131,7 +131,7 @@ const scaledJPEG = true
 // maxJPEGScans bounds the scans of a progressive JPEG; real encoders write about 10.
 const maxJPEGScans = 100
 
-// decodeJPEGScaled decodes the w×h (as stored) JPEG in data at 1/denom scale, not
+// decodeJPEGScaled decodes the w×h (as stored) JPEG in data at eighths/8 scale, not
 // turned by its EXIF orientation. It returns an error, and the caller must use
 // Go's decoder, whenever libjpeg did not decode the file cleanly: a libjpeg error
 // (CodeCorruptImage), a warning (libjpeg fills damaged data in where Go's decoder
@@ -139,17 +139,15 @@ const maxJPEGScans = 100
 // than maxJPEGScans scans, or a header libjpeg reads differently from Go's. So
 // which files are accepted, and what damaged ones look like, is the pure-Go
 // build's decision.
-func decodeJPEGScaled(data []byte, denom, w, h, maxPixels int) (*image.NRGBA, error) {
+func decodeJPEGScaled(data []byte, eighths, w, h, maxPixels int) (*image.NRGBA, error) {
 	if len(data) == 0 || w <= 0 || h <= 0 || int64(w)*int64(h) > int64(maxPixels) {
 		return nil, errScaledJPEG("size out of range")
 	}
-	switch denom {
-	case 1, 2, 4, 8:
-	default:
-		return nil, fmt.Errorf("jpeg scale 1/%d: want 1, 2, 4 or 8", denom)
+	if eighths < 1 || eighths > 8 {
+		return nil, fmt.Errorf("jpeg scale %d/8: want 1/8 to 8/8", eighths)
 	}
-	// libjpeg's scaled size: ceil(w/denom), ceil(h/denom).
-	ow, oh := (w+denom-1)/denom, (h+denom-1)/denom
+	// libjpeg's scaled size: ceil(w × eighths / 8), ceil(h × eighths / 8).
+	ow, oh := (w*eighths+7)/8, (h*eighths+7)/8
 	img := image.NewNRGBA(image.Rect(0, 0, ow, oh))
 	var (
 		warnings C.int
@@ -157,7 +155,7 @@ func decodeJPEGScaled(data []byte, denom, w, h, maxPixels int) (*image.NRGBA, er
 	)
 	// Both buffers are Go memory without pointers in them, used only during
 	// the call: allowed by the cgo pointer rules.
-	rc := C.pm_decode((*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), C.int(denom),
+	rc := C.pm_decode((*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), C.int(eighths),
 		(*C.uchar)(unsafe.Pointer(&img.Pix[0])), C.int(ow), C.int(oh),
 		C.longlong(maxPixels), C.int(maxJPEGScans), &warnings, &msg[0])
 	switch rc {

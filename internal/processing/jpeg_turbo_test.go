@@ -22,13 +22,13 @@ func TestDecodeJPEGScaledSizes(t *testing.T) {
 		{"jpeg-progressive-999x999.jpg", 999, 999},
 		{"jpeg-grayscale-128x128.jpg", 128, 128},
 	} {
-		for _, n := range []int{1, 2, 4, 8} {
-			t.Run(fmt.Sprintf("%s/1-%d", tt.file, n), func(t *testing.T) {
-				img, err := decodeJPEGScaled(readImage(t, tt.file), n, tt.w, tt.h, 50_000_000)
+		for m := 1; m <= 8; m++ {
+			t.Run(fmt.Sprintf("%s/%d-8", tt.file, m), func(t *testing.T) {
+				img, err := decodeJPEGScaled(readImage(t, tt.file), m, tt.w, tt.h, 50_000_000)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if want := image.Pt((tt.w+n-1)/n, (tt.h+n-1)/n); dims(img) != want {
+				if want := image.Pt((tt.w*m+7)/8, (tt.h*m+7)/8); dims(img) != want {
 					t.Fatalf("size %v, want %v", dims(img), want)
 				}
 				if !img.Opaque() || flat(img) {
@@ -43,7 +43,7 @@ func TestDecodeJPEGScaledSizes(t *testing.T) {
 // pixels, up to their different chroma upsampling.
 func TestDecodeJPEGScaledMatchesGo(t *testing.T) {
 	src := readImage(t, "exif-orientation-1.jpg")
-	got, err := decodeJPEGScaled(src, 1, 1800, 1200, 50_000_000)
+	got, err := decodeJPEGScaled(src, 8, 1800, 1200, 50_000_000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestDecodeJPEGScaledRefuses(t *testing.T) {
 				limit = 1_000_000
 				tt.w, tt.h = 100, 100 // the caller's view may be within the limit
 			}
-			img, err := decodeJPEGScaled(tt.data, 2, tt.w, tt.h, limit)
+			img, err := decodeJPEGScaled(tt.data, 4, tt.w, tt.h, limit)
 			if err == nil {
 				t.Fatalf("decoded a %v image, want an error", dims(img))
 			}
@@ -127,8 +127,8 @@ func TestRunScaledFallsBack(t *testing.T) {
 func TestEXIFOrientationScaled(t *testing.T) {
 	p := newTestProcessor(t, nil)
 	v := job.Variant{Ops: []job.Op{{Name: "resize", Width: 180}}, Format: job.FormatPNG}
-	if n := jpegShrink(job.Spec{Variants: []job.Variant{v}}, 1800, 1200, shrinkMargin); n != 4 {
-		t.Fatalf("planner picks 1/%d, want 1/4", n)
+	if m := jpegScale(job.Spec{Variants: []job.Variant{v}}, 1800, 1200); m != 2 {
+		t.Fatalf("planner picks %d/8, want 2/8", m)
 	}
 	ref := reference(t, readImage(t, "exif-orientation-1.jpg"), v.Ops[0])
 	for o := 0; o <= 8; o++ {

@@ -54,7 +54,7 @@ type Config struct {
 	// from its header before it is decoded; every watermark stays in memory as NRGBA
 	// (4 bytes a pixel).
 	MaxWatermarkPixels int
-	// ShrinkOnLoad decodes JPEGs with libjpeg-turbo, at 1/2, 1/4 or 1/8 scale
+	// ShrinkOnLoad decodes JPEGs with libjpeg-turbo, at 1/8 to 6/8 scale
 	// when every variant shrinks enough (shrink.go); it needs a build with
 	// libjpeg-turbo (tags cgo and jpegturbo, which make sets) and is ignored
 	// otherwise. Results have the same size either way and are within the quality

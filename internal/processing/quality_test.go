@@ -139,7 +139,7 @@ func TestQualityShrinkOnLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 			w, h := orientedSize(cfg.Width, cfg.Height, jpegOrientation(src))
-			n := jpegShrink(job.Spec{Variants: []job.Variant{{Ops: []job.Op{c.op}}}}, w, h, shrinkMargin)
+			m := jpegScale(job.Spec{Variants: []job.Variant{{Ops: []job.Op{c.op}}}}, w, h)
 			want := reference(t, src, c.op)
 			for _, lv := range []struct {
 				name string
@@ -148,10 +148,11 @@ func TestQualityShrinkOnLoad(t *testing.T) {
 				{"shrink-on-load", func(c *Config) { c.ShrinkOnLoad = true }},
 				{"both levers", func(c *Config) { c.ShrinkOnLoad, c.TwoStageResize = true, true }},
 			} {
-				q := psnr(t, want, leverOutput(t, src, c.op, lv.edit))
-				t.Logf("%s (1/%d): PSNR %.1f dB", lv.name, n, q)
+				got := leverOutput(t, src, c.op, lv.edit)
+				q := psnr(t, want, got)
+				t.Logf("%s (%d/8): PSNR %.1f dB, SSIM %.4f", lv.name, m, q, ssim(t, want, got))
 				if q < minPSNR {
-					t.Errorf("%s (1/%d): PSNR %.1f dB, want >= %.0f", lv.name, n, q, minPSNR)
+					t.Errorf("%s (%d/8): PSNR %.1f dB, want >= %.0f", lv.name, m, q, minPSNR)
 				}
 			}
 		})

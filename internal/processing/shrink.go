@@ -1,7 +1,11 @@
 package processing
 
 import (
+	"image"
 	"math"
+	"slices"
+
+	"github.com/disintegration/imaging"
 
 	"github.com/pixmill/pixmill/internal/job"
 )
@@ -10,18 +14,27 @@ import (
 // variant's own resampling op (Lanczos by default) finish the job, which is where
 // most of the time of a thumbnail of a large photo went.
 //
-//   - Shrink-on-load (Run, jpeg_turbo.go): a JPEG is decoded at 1/2, 1/4 or 1/8
-//     scale in the DCT domain when every variant only shrinks.
+//   - Shrink-on-load (Run, jpeg_turbo.go): a JPEG is decoded at a reduced scale
+//     (jpegScales) in the DCT domain when every variant only shrinks.
 //   - Two-stage resize (apply): an image still at least twoStageMin times larger
 //     than what a sizing op makes is first reduced with a box (area) filter.
 //
-// Both keep shrinkMargin: the image the sizing op resamples stays at least that
-// many times its target in both dimensions, so Lanczos still does the final,
-// quality-defining step (libvips's rule too). docs/levers.md has the measurements.
+// Each leaves a margin: the image the sizing op resamples stays at least that many
+// times its target in both dimensions, so the op's own filter still does the
+// final, quality-defining step. The DCT-domain reduction keeps jpegMargin, the
+// box keeps boxMargin (libvips's 2). docs/levers.md has the measurements.
 const (
-	shrinkMargin = 2.0
-	twoStageMin  = 3.0
+	jpegMargin  = 1.5
+	boxMargin   = 2.0
+	twoStageMin = 3.0
 )
+
+// jpegScales are the scales, in eighths, that shrink-on-load decodes at, smallest
+// first. libjpeg-turbo has SIMD IDCTs for 1/8, 1/4, 1/2 and 1/1 only; 5/8 and 6/8
+// cost more than a full decode but leave a 1.5–2.5× shrink half the pixels to
+// resample; 3/8 decodes slower than 4/8 and 7/8 much slower than 8/8 for little
+// gain, so neither is used.
+var jpegScales = []int{1, 2, 4, 5, 6}
 
 // sizing is a variant's first resampling op, as planned on an upright w×h source.
 type sizing struct {
@@ -108,30 +121,62 @@ func coverSize(w, h, width, height int) (int, int) {
 	return resizeSize(w, h, 0, height)
 }
 
-// shrinkFactor is the largest power-of-two reduction, at most maxDenom, after which
-// s's op still receives an image margin times its target in both dimensions.
-func (s sizing) shrinkFactor(maxDenom int, margin float64) int {
-	n := maxDenom
-	for n > 1 && (float64(s.w)/float64(n) < margin*float64(s.tw) || float64(s.h)/float64(n) < margin*float64(s.th)) {
-		n /= 2
+// fitsAt reports whether s's op can run on the source decoded at eighths/8 and
+// give the result it gives on the full source: the op still receives jpegMargin
+// times its target in both dimensions, the scaled size is exact (libjpeg rounds a
+// side up: a partial pixel at the edge would stretch the image by a fraction of a
+// pixel), and a fill or thumbnail crops exactly the scaled rectangle it crops of
+// the full image (a rectangle between two scaled pixels would shift the result).
+func (s sizing) fitsAt(eighths int) bool {
+	if s.w*eighths%8 != 0 || s.h*eighths%8 != 0 {
+		return false
 	}
-	return n
+	sw, sh := s.w*eighths/8, s.h*eighths/8
+	if float64(sw) < jpegMargin*float64(s.tw) || float64(sh) < jpegMargin*float64(s.th) {
+		return false
+	}
+	if s.op.Name != "fill" && s.op.Name != "thumbnail" {
+		return true
+	}
+	a := imaging.Center
+	if s.op.Name == "fill" {
+		var err error
+		if a, err = anchor(s.op); err != nil {
+			return false
+		}
+	}
+	// fill crops first only from 100 px up (the full source is at least that).
+	if sw < 100 || sh < 100 {
+		return false
+	}
+	full, scaled := fillCrop(s.w, s.h, s.op.Width, s.op.Height, a), fillCrop(sw, sh, s.op.Width, s.op.Height, a)
+	for _, v := range []int{full.Min.X, full.Min.Y, full.Max.X, full.Max.Y} {
+		if v*eighths%8 != 0 {
+			return false
+		}
+	}
+	return scaled == image.Rect(full.Min.X*eighths/8, full.Min.Y*eighths/8, full.Max.X*eighths/8, full.Max.Y*eighths/8)
 }
 
-// jpegShrink is the JPEG DCT scale denominator (1, 2, 4 or 8) for decoding an
-// upright w×h source for spec: the largest that leaves every variant's first
-// sizing op shrinkMargin times its target. One variant that needs the full image
-// makes it 1.
-func jpegShrink(spec job.Spec, w, h int, margin float64) int {
-	denom := 8
+// jpegScale is the scale, in eighths, to decode an upright w×h JPEG at for spec:
+// the smallest of jpegScales at which every variant's first sizing op fits
+// (sizing.fitsAt), else 8 (full size). One variant that needs the full image
+// makes it 8.
+func jpegScale(spec job.Spec, w, h int) int {
+	var ss []sizing
 	for _, v := range spec.Variants {
 		s, ok := planSizing(v.Ops, w, h)
 		if !ok {
-			return 1
+			return 8
 		}
-		denom = min(denom, s.shrinkFactor(denom, margin))
+		ss = append(ss, s)
 	}
-	return denom
+	for _, m := range jpegScales {
+		if !slices.ContainsFunc(ss, func(s sizing) bool { return !s.fitsAt(m) }) {
+			return m
+		}
+	}
+	return 8
 }
 
 // pinSizes returns spec with each variant's first sizing op made independent of

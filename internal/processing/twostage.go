@@ -13,15 +13,15 @@ import (
 
 // preshrink is the first stage of a two-stage resize. When op resamples img down
 // by twoStageMin or more in both dimensions, it returns img reduced with a box
-// (area-average) filter to at least shrinkMargin times op's target, and op pinned
+// (area-average) filter to at least boxMargin times op's target, and op pinned
 // to the output size it gives the full image (planSizing); the op, with its own
 // filter, is the second stage. A box tap costs a sixth of a Lanczos one (support
 // 0.5 against 3), so most of the work moves to the cheap filter while the final,
 // quality-defining resample stays the op's. An NRGBA image (libjpeg-turbo's, or
 // any after a first op) is reduced by boxShrink, an integer k×k average, where
-// k = ⌊shrink/shrinkMargin⌋ ≥ 2; below that (shrink 3–4: W1) and for other
+// k = ⌊shrink/boxMargin⌋ ≥ 2; below that (shrink 3–4: W1) and for other
 // images, by a Box resize (resample: fixed point for opaque NRGBA), whose
-// fractional factor lands on exactly shrinkMargin. Anything else is returned as
+// fractional factor lands on exactly boxMargin. Anything else is returned as
 // is.
 func preshrink(img image.Image, op job.Op) (image.Image, job.Op) {
 	w, h := size(img)
@@ -33,7 +33,7 @@ func preshrink(img image.Image, op job.Op) (image.Image, job.Op) {
 	if f < twoStageMin {
 		return img, op
 	}
-	f /= shrinkMargin
+	f /= boxMargin
 	if m, ok := img.(*image.NRGBA); ok && f >= 2 {
 		return boxShrink(m, int(f)), s.op
 	}
