@@ -60,8 +60,14 @@ func (p *Processor) encode(img image.Image, f job.Format, v job.Variant) ([]byte
 		if quality == 0 {
 			quality = p.cfg.JPEGQuality
 		}
-		opts = append(opts, imaging.JPEGQuality(quality))
 		img = flatten(img, p.background)
+		if data, ok, err := encodeJPEGTurbo(img, quality); ok {
+			if err != nil {
+				return nil, fmt.Errorf("encode %s: %w", f, err)
+			}
+			return data, nil
+		}
+		opts = append(opts, imaging.JPEGQuality(quality))
 	case job.FormatBMP:
 		img = flatten(img, p.background)
 	case job.FormatPNG:

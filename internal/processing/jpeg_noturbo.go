@@ -13,3 +13,6 @@ const scaledJPEG = false
 func decodeJPEGScaled(_ []byte, _, _, _, _ int) (*image.NRGBA, error) {
 	return nil, errScaledJPEG("not available: built without the jpegturbo tag")
 }
+
+// encodeJPEGTurbo is not available in this build: image/jpeg encodes.
+func encodeJPEGTurbo(image.Image, int) ([]byte, bool, error) { return nil, false, nil }

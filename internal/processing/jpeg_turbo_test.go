@@ -7,8 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/draw"
+	"image/jpeg"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/disintegration/imaging"
 
 	"github.com/pixmill/pixmill/internal/job"
 )
@@ -154,5 +158,67 @@ func TestEXIFOrientationScaled(t *testing.T) {
 				t.Errorf("PSNR %.1f dB against orientation 1, want >= 25 (wrong turn?)", q)
 			}
 		})
+	}
+}
+
+// TestEncodeJPEGTurbo: libjpeg-turbo's JPEG of a photo decodes (by Go) to the same
+// size and pixels as close to the source as image/jpeg's at the same quality, for
+// NRGBA, RGBA, a sub-image with an offset and grayscale; other image kinds are
+// left to image/jpeg.
+func TestEncodeJPEGTurbo(t *testing.T) {
+	photo, err := decode(bytes.NewReader(readImage(t, "exif-orientation-1.jpg")), job.FormatJPEG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nrgba := imaging.Resize(photo, 300, 200, imaging.Lanczos)
+	rgba := image.NewRGBA(nrgba.Rect)
+	copy(rgba.Pix, nrgba.Pix)
+	gray := image.NewGray(nrgba.Rect)
+	draw.Draw(gray, gray.Rect, nrgba, image.Point{}, draw.Src)
+	for _, tt := range []struct {
+		name string
+		img  image.Image
+	}{
+		{"nrgba", nrgba},
+		{"rgba", rgba},
+		{"sub-image", nrgba.SubImage(image.Rect(50, 20, 250, 180))},
+		{"gray", gray},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data, ok, err := encodeJPEGTurbo(tt.img, 85)
+			if !ok || err != nil {
+				t.Fatalf("ok %v, err %v", ok, err)
+			}
+			got, err := jpeg.Decode(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dims(got) != dims(tt.img) {
+				t.Fatalf("size %v, want %v", dims(got), dims(tt.img))
+			}
+			if _, isGray := got.(*image.Gray); isGray != (tt.name == "gray") {
+				t.Errorf("decoded as %T", got)
+			}
+			var ref bytes.Buffer
+			if err := jpeg.Encode(&ref, tt.img, &jpeg.Options{Quality: 85}); err != nil {
+				t.Fatal(err)
+			}
+			refLen := ref.Len()
+			want, err := jpeg.Decode(&ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, qGo := psnr(t, tt.img, got), psnr(t, tt.img, want)
+			t.Logf("%d bytes (image/jpeg %d), PSNR %.1f dB (image/jpeg %.1f)", len(data), refLen, q, qGo)
+			if q < qGo-0.5 || len(data) > refLen*11/10 {
+				t.Errorf("PSNR %.1f dB in %d bytes, image/jpeg's %.1f dB in %d", q, len(data), qGo, refLen)
+			}
+		})
+	}
+	if _, ok, _ := encodeJPEGTurbo(image.NewCMYK(image.Rect(0, 0, 8, 8)), 80); ok {
+		t.Error("CMYK: want image/jpeg to handle it")
+	}
+	if _, ok, _ := encodeJPEGTurbo(image.NewNRGBA(image.Rect(0, 0, 0, 8)), 80); ok {
+		t.Error("empty image: want image/jpeg to report it")
 	}
 }

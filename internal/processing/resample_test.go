@@ -190,7 +190,7 @@ func TestFillFastSameAsImaging(t *testing.T) {
 // the content).
 func BenchmarkResample(b *testing.B) {
 	rnd := rand.New(rand.NewPCG(3, 4))
-	for _, c := range [][4]int{{1920, 1080, 800, 450}, {4032, 3024, 1067, 800}, {4032, 3024, 2134, 1600}} {
+	for _, c := range [][4]int{{1920, 1080, 800, 450}, {1200, 675, 800, 450}, {2016, 1512, 1067, 800}, {4032, 3024, 1067, 800}} {
 		src := image.NewNRGBA(image.Rect(0, 0, c[0], c[1]))
 		for i := range src.Pix {
 			src.Pix[i] = uint8(rnd.IntN(256)) | uint8(255*(i%4/3))
