@@ -222,3 +222,39 @@ func TestEncodeJPEGTurbo(t *testing.T) {
 		t.Error("empty image: want image/jpeg to report it")
 	}
 }
+
+// TestResamplePassesC: the C passes give exactly the Go passes' bytes, for
+// shrinks and enlargements, odd sizes and sub-images.
+func TestResamplePassesC(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	for _, c := range [][4]int{{640, 480, 200, 150}, {333, 517, 101, 77}, {97, 89, 300, 250}, {1000, 7, 31, 3}, {5, 900, 2, 400}} {
+		full := image.NewNRGBA(image.Rect(0, 0, c[0]+3, c[1]+2))
+		for i := range full.Pix {
+			full.Pix[i] = uint8(rnd.IntN(256))
+			if i%4 == 3 {
+				full.Pix[i] = 255
+			}
+		}
+		src := full.SubImage(image.Rect(3, 2, c[0]+3, c[1]+2)).(*image.NRGBA)
+		for _, f := range []imaging.ResampleFilter{imaging.Lanczos, imaging.CatmullRom, imaging.Box} {
+			t.Run(fmt.Sprintf("%dx%d-%dx%d", c[0], c[1], c[2], c[3]), func(t *testing.T) {
+				hGo, hC := image.NewNRGBA(image.Rect(0, 0, c[2], c[1])), image.NewNRGBA(image.Rect(0, 0, c[2], c[1]))
+				fw := newFixWeights(c[2], c[0], f)
+				hPassGo(hGo, src, 0, c[1], fw)
+				hPassC(hC, src, 0, c[1]/2, fw)
+				hPassC(hC, src, c[1]/2, c[1], fw)
+				if !bytes.Equal(hGo.Pix, hC.Pix) {
+					t.Fatal("horizontal pass: C differs from Go")
+				}
+				vGo, vC := image.NewNRGBA(image.Rect(0, 0, c[2], c[3])), image.NewNRGBA(image.Rect(0, 0, c[2], c[3]))
+				fv := newFixWeights(c[3], c[1], f)
+				vPassGo(vGo, hGo, 0, c[3], fv)
+				vPassC(vC, hGo, 0, c[3]/3, fv)
+				vPassC(vC, hGo, c[3]/3, c[3], fv)
+				if !bytes.Equal(vGo.Pix, vC.Pix) {
+					t.Fatal("vertical pass: C differs from Go")
+				}
+			})
+		}
+	}
+}

@@ -34,7 +34,7 @@ const (
 // start[i] … start[i]+n-1 with weights w[i*n:(i+1)*n] (padded with zeros, so
 // every output has n taps), each row of weights summing to exactly fixOne.
 type fixWeights struct {
-	start []int
+	start []int32
 	n     int
 	w     []int32
 }
@@ -88,10 +88,10 @@ func newFixWeights(dst, src int, filter imaging.ResampleFilter) fixWeights {
 		taps[v] = ws
 		n = max(n, len(ws))
 	}
-	fw := fixWeights{start: make([]int, dst), n: n, w: make([]int32, dst*n)}
+	fw := fixWeights{start: make([]int32, dst), n: n, w: make([]int32, dst*n)}
 	for v, ws := range taps {
 		start := min(first[v], src-n)
-		fw.start[v] = start
+		fw.start[v] = int32(start)
 		copy(fw.w[v*n+first[v]-start:], ws)
 	}
 	return fw
@@ -115,38 +115,55 @@ func resampleFast(src *image.NRGBA, w, h int, filter imaging.ResampleFilter) *im
 	if w != sw {
 		tmp = image.NewNRGBA(image.Rect(0, 0, w, sh))
 		fw := newFixWeights(w, sw, filter)
-		parallelRows(sh, func(y0, y1 int) {
-			for y := y0; y < y1; y++ {
-				horizontalRow(tmp.Pix[y*tmp.Stride:y*tmp.Stride+w*4], src.Pix[src.PixOffset(src.Rect.Min.X, src.Rect.Min.Y+y):][:sw*4], fw)
-			}
-		})
+		parallelRows(sh, func(y0, y1 int) { hPass(tmp, src, y0, y1, fw) })
 	}
 	if h == sh {
 		return tmp
 	}
 	dst := image.NewNRGBA(image.Rect(0, 0, w, h))
 	fw := newFixWeights(h, sh, filter)
+	parallelRows(h, func(y0, y1 int) { vPass(dst, tmp, y0, y1, fw) })
+	return dst
+}
+
+// hPass and vPass are the two passes of resampleFast, each over rows [y0, y1) of
+// its output: hPass resamples src's rows to dst's width (same rows), vPass makes
+// dst's rows from tmp's (same width). Both have a Go implementation and, in builds
+// with cgo and the jpegturbo tag, a vectorised C one (resample_cgo.go) that gives
+// the same bytes.
+var (
+	hPass = hPassGo
+	vPass = vPassGo
+)
+
+func hPassGo(dst, src *image.NRGBA, y0, y1 int, fw fixWeights) {
+	w, sw := dst.Rect.Dx(), src.Rect.Dx()
+	for y := y0; y < y1; y++ {
+		horizontalRow(dst.Pix[dst.PixOffset(dst.Rect.Min.X, dst.Rect.Min.Y+y):][:w*4],
+			src.Pix[src.PixOffset(src.Rect.Min.X, src.Rect.Min.Y+y):][:sw*4], fw)
+	}
+}
+
+func vPassGo(dst, tmp *image.NRGBA, y0, y1 int, fw fixWeights) {
+	w := dst.Rect.Dx()
 	base := tmp.PixOffset(tmp.Rect.Min.X, tmp.Rect.Min.Y)
-	parallelRows(h, func(y0, y1 int) {
-		acc := make([]int32, w*4)
-		for y := y0; y < y1; y++ {
-			clear(acc)
-			ws := fw.w[y*fw.n : y*fw.n+fw.n]
-			for i := 0; i < len(ws); i += 2 {
-				o := base + (fw.start[y]+i)*tmp.Stride
-				if i+1 == len(ws) {
-					addRow(acc, tmp.Pix[o:o+len(acc)], ws[i])
-				} else {
-					addRows(acc, tmp.Pix[o:o+len(acc)], tmp.Pix[o+tmp.Stride:o+tmp.Stride+len(acc)], ws[i], ws[i+1])
-				}
-			}
-			out := dst.Pix[y*dst.Stride : y*dst.Stride+len(acc)]
-			for j, v := range acc {
-				out[j] = clampFix(v)
+	acc := make([]int32, w*4)
+	for y := y0; y < y1; y++ {
+		clear(acc)
+		ws := fw.w[y*fw.n : y*fw.n+fw.n]
+		for i := 0; i < len(ws); i += 2 {
+			o := base + (int(fw.start[y])+i)*tmp.Stride
+			if i+1 == len(ws) {
+				addRow(acc, tmp.Pix[o:o+len(acc)], ws[i])
+			} else {
+				addRows(acc, tmp.Pix[o:o+len(acc)], tmp.Pix[o+tmp.Stride:o+tmp.Stride+len(acc)], ws[i], ws[i+1])
 			}
 		}
-	})
-	return dst
+		out := dst.Pix[dst.PixOffset(dst.Rect.Min.X, dst.Rect.Min.Y+y):][:len(acc)]
+		for j, v := range acc {
+			out[j] = clampFix(v)
+		}
+	}
 }
 
 // horizontalRow resamples one row of opaque pixels (4 bytes each) from src into
@@ -154,7 +171,7 @@ func resampleFast(src *image.NRGBA, w, h int, filter imaging.ResampleFilter) *im
 func horizontalRow(dst, src []uint8, fw fixWeights) {
 	n := fw.n
 	for x := range len(dst) / 4 {
-		s := src[fw.start[x]*4 : fw.start[x]*4+n*4]
+		s := src[int(fw.start[x])*4 : int(fw.start[x])*4+n*4]
 		ws := fw.w[x*n : x*n+n]
 		var r, g, b int32
 		for i, wt := range ws {
