@@ -26,6 +26,7 @@ import (
 	"github.com/pixmill/pixmill/internal/pool"
 	"github.com/pixmill/pixmill/internal/processing"
 	"github.com/pixmill/pixmill/internal/store/sqlstore"
+	"github.com/pixmill/pixmill/internal/watch"
 )
 
 // Run starts a node as cfg describes and serves until ctx ends (SIGTERM), then
@@ -55,6 +56,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 	}
 
 	m := metrics.New(store.Stats)
+	// Jobs ending through this node wake its status requests that wait for them.
+	hub := watch.NewHub()
+	watched := watch.Wrap(store, hub)
 	var workers *pool.Pool
 	if cfg.Role != "api" {
 		pc := pool.DefaultConfig(cfg.Pool.Workers)
@@ -64,14 +68,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 		pc.MaxAttempts = cfg.Pool.MaxAttempts
 		pc.JobTimeout = cfg.Pool.JobTimeout
 		pc.Lease = cfg.Pool.LeaseDuration
-		workers, err = pool.New(pc, store, processJob(proc, files), log, m)
+		workers, err = pool.New(pc, watched, processJob(proc, files), log, m)
 		if err != nil {
 			return err
 		}
 	}
 
 	deps := httpapi.Deps{
-		Store: store,
+		Store: watched,
+		Watch: hub.Wait,
 		Blob:  files,
 		Probe: func(r io.Reader) (job.Format, int, int, error) {
 			info, err := proc.Probe(r)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,9 +74,13 @@ type Deps struct {
 	CanEncode func(job.Format) bool // whether an output format can be written
 	// HasWatermark reports whether the watermark op may name an image; nil allows none.
 	HasWatermark func(name string) bool
-	Notify       func()   // doorbell: a job was enqueued
-	Workers      Workers  // nil on API-only nodes
-	Observer     Observer // nil: nothing observed
+	Notify       func() // doorbell: a job was enqueued
+	// Watch, when set, returns a channel closed when job id next ends on this node
+	// and a func to call when done waiting (watch.Hub.Wait); status requests with
+	// ?wait= then learn of it at once instead of at their next re-read.
+	Watch    func(id string) (<-chan struct{}, func())
+	Workers  Workers  // nil on API-only nodes
+	Observer Observer // nil: nothing observed
 	// Presign, when set, answers downloads with a redirect to a URL of the file
 	// store instead of streaming the file.
 	Presign func(ctx context.Context, key, contentType, disposition string) (string, error)
@@ -89,6 +94,8 @@ type Server struct {
 	deps     Deps
 	app      *fiber.App
 	draining atomic.Bool
+	drain    sync.Once
+	stop     chan struct{} // closed by Drain: waiting status requests answer
 }
 
 // New builds the Fiber app and its routes.
@@ -111,7 +118,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.CanEncode == nil {
 		deps.CanEncode = func(job.Format) bool { return true }
 	}
-	s := &Server{cfg: cfg, deps: deps}
+	s := &Server{cfg: cfg, deps: deps, stop: make(chan struct{})}
 	s.app = fiber.New(fiber.Config{
 		AppName: "pixmill",
 		// Uploads are streamed straight to storage: never buffered in RAM or in
@@ -163,8 +170,14 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Drain makes the node refuse new uploads (503 unavailable) and report not ready,
-// while requests in flight and status and download requests still work.
-func (s *Server) Drain() { s.draining.Store(true) }
+// while requests in flight and status and download requests still work; status
+// requests waiting for their job answer at once.
+func (s *Server) Drain() {
+	s.drain.Do(func() {
+		s.draining.Store(true)
+		close(s.stop)
+	})
+}
 
 // Shutdown stops accepting connections and waits for requests in flight until ctx
 // ends.

@@ -24,6 +24,7 @@ import (
 	"github.com/pixmill/pixmill/internal/job"
 	"github.com/pixmill/pixmill/internal/processing"
 	"github.com/pixmill/pixmill/internal/store/sqlstore"
+	"github.com/pixmill/pixmill/internal/watch"
 )
 
 type env struct {
@@ -687,4 +688,106 @@ func TestWatermarkNamesAndLossless(t *testing.T) {
 			t.Errorf("%v: %d %s", tc.fields, resp.StatusCode, body)
 		}
 	}
+}
+
+// TestWaitForEnd: GET /v1/jobs/{id}?wait= answers when the job ends — woken by the
+// node's watch hub, or finding it at a re-read when another node ended it — when
+// the wait is over, or when the node starts draining; bad waits are refused.
+func TestWaitForEnd(t *testing.T) {
+	hub := watch.NewHub()
+	var watched job.Store
+	e := newEnvDeps(t, nil, func(d *httpapi.Deps) {
+		watched = watch.Wrap(d.Store, hub)
+		d.Store, d.Watch = watched, hub.Wait
+	})
+	plain := e.store
+	e.store = watched
+	img := readImage(t, "jpeg-grayscale-128x128.jpg")
+	newJob := func() string {
+		_, body := e.do(t, upload(t, "a.jpg", img, "ops", "resize:w=64"))
+		return decode[jobResp](t, body).ID
+	}
+
+	bad := newJob()
+	for _, w := range []string{"abc", "-1s", "61s", "1m1s", "-3"} {
+		resp, body := e.do(t, httptestGet("/v1/jobs/"+bad+"?wait="+w))
+		if resp.StatusCode != http.StatusBadRequest || decode[errResp](t, body).Error.Code != "invalid_request" {
+			t.Errorf("wait=%s: %d %s", w, resp.StatusCode, body)
+		}
+	}
+	if _, err := plain.Cancel(t.Context(), bad); err != nil { // out of the queue
+		t.Fatal(err)
+	}
+
+	t.Run("woken by the hub", func(t *testing.T) {
+		id := newJob()
+		go func() {
+			for hub.Waiting() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			e.complete(t, id, []byte("result"))
+		}()
+		start := time.Now()
+		resp, body := e.do(t, httptestGet("/v1/jobs/"+id+"?wait=8s"))
+		if j := decode[jobResp](t, body); resp.StatusCode != http.StatusOK || j.Status != "completed" {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		// Woken, not found by the re-read 500 ms later (that case takes 0.5 s below).
+		if d := time.Since(start); d > 400*time.Millisecond {
+			t.Errorf("answered after %v", d)
+		}
+		if n := hub.Waiting(); n != 0 {
+			t.Errorf("%d jobs still have waiters", n)
+		}
+	})
+
+	t.Run("ended by another node: found by a re-read", func(t *testing.T) {
+		id := newJob()
+		go func() {
+			for hub.Waiting() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			if _, err := plain.Cancel(context.Background(), id); err != nil {
+				t.Error(err)
+			}
+		}()
+		resp, body := e.do(t, httptestGet("/v1/jobs/"+id+"?wait=8s"))
+		if j := decode[jobResp](t, body); resp.StatusCode != http.StatusOK || j.Status != "canceled" {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("ended already: at once", func(t *testing.T) {
+		id := newJob()
+		e.complete(t, id, []byte("result"))
+		start := time.Now()
+		_, body := e.do(t, httptestGet("/v1/jobs/"+id+"?wait=30s"))
+		if j := decode[jobResp](t, body); j.Status != "completed" || time.Since(start) > 5*time.Second {
+			t.Fatalf("%s after %v", body, time.Since(start))
+		}
+	})
+
+	t.Run("the wait runs out", func(t *testing.T) {
+		id := newJob()
+		start := time.Now()
+		_, body := e.do(t, httptestGet("/v1/jobs/"+id+"?wait=0.3"))
+		if j := decode[jobResp](t, body); j.Status != "queued" || time.Since(start) < 300*time.Millisecond {
+			t.Fatalf("%s after %v", body, time.Since(start))
+		}
+	})
+
+	t.Run("drain answers waiting requests", func(t *testing.T) {
+		id := newJob()
+		go func() {
+			for hub.Waiting() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			e.srv.Drain()
+		}()
+		start := time.Now()
+		_, body := e.do(t, httptestGet("/v1/jobs/"+id+"?wait=9s"))
+		if j := decode[jobResp](t, body); j.Status != "queued" || time.Since(start) > 8*time.Second {
+			t.Fatalf("%s after %v", body, time.Since(start))
+		}
+	})
 }

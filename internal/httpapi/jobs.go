@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v3"
 	"github.com/google/uuid"
@@ -29,12 +30,92 @@ func (s *Server) lookup(c fiber.Ctx) (*job.Job, error) {
 	return s.deps.Store.Get(c.Context(), id)
 }
 
+// MaxWait is the longest a status request may wait for its job to end (?wait=).
+const MaxWait = 60 * time.Second
+
+// waitRecheck is how often a waiting status request re-reads its job: the local
+// Watch wakes it at once for what this node's workers and clients do, the re-read
+// finds what other nodes did.
+const waitRecheck = 500 * time.Millisecond
+
+// getJob answers the job's status; with ?wait=D (a duration such as 10s, or
+// seconds) it first waits up to D, at most MaxWait, for the job to reach a final
+// state, so that a client learns of the end at once with one request instead of
+// polling. Either way the answer is the job as it is when the request returns.
 func (s *Server) getJob(c fiber.Ctx) error {
-	j, err := s.lookup(c)
+	wait, err := waitParam(c.Query("wait"))
+	if err != nil {
+		return err
+	}
+	id, err := jobID(c)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		var ended <-chan struct{}
+		if s.deps.Watch != nil {
+			// Registered before the first read: an end in between is not missed.
+			var stop func()
+			ended, stop = s.deps.Watch(id)
+			defer stop()
+		}
+		return s.waitForEnd(c, id, wait, ended)
+	}
+	j, err := s.deps.Store.Get(c.Context(), id)
 	if err != nil {
 		return err
 	}
 	return c.JSON(toJSON(j))
+}
+
+// waitForEnd answers job id once it is in a final state, wait has passed, or the
+// node is shutting down, re-reading it when ended is closed and every waitRecheck.
+func (s *Server) waitForEnd(c fiber.Ctx, id string, wait time.Duration, ended <-chan struct{}) error {
+	ctx := c.Context()
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	recheck := time.NewTicker(waitRecheck)
+	defer recheck.Stop()
+	for {
+		j, err := s.deps.Store.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if j.Status.Terminal() {
+			return c.JSON(toJSON(j))
+		}
+		select {
+		case <-ended:
+			ended = nil // closed: from now on the re-reads decide
+		case <-recheck.C:
+		case <-deadline.C:
+			return c.JSON(toJSON(j))
+		case <-s.stop:
+			return c.JSON(toJSON(j))
+		case <-ctx.Done():
+			return c.JSON(toJSON(j))
+		}
+	}
+}
+
+// waitParam parses ?wait=: empty or 0 for no wait, a Go duration ("10s",
+// "1500ms") or a number of seconds, at most MaxWait.
+func waitParam(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		n, nerr := strconv.ParseFloat(v, 64)
+		if nerr != nil {
+			return 0, job.Errorf(job.CodeInvalid, "wait must be a duration such as 10s, or seconds")
+		}
+		d = time.Duration(n * float64(time.Second))
+	}
+	if d < 0 || d > MaxWait {
+		return 0, job.Errorf(job.CodeInvalid, "wait must be from 0 to %s", MaxWait)
+	}
+	return d, nil
 }
 
 type listJSON struct {
