@@ -62,7 +62,9 @@ func processTicks(stat string) (int64, error) {
 }
 
 type cpuSnapshot struct {
-	total, busy, own int64
+	total, busy int64 // the machine's
+	own         int64 // the measured processes', this one included
+	self        int64 // this process's
 }
 
 func snapshot(pids []int) (cpuSnapshot, error) {
@@ -74,7 +76,7 @@ func snapshot(pids []int) (cpuSnapshot, error) {
 	if s.total, s.busy, err = machineTicks(bytes.NewReader(stat)); err != nil {
 		return cpuSnapshot{}, err
 	}
-	for _, pid := range pids {
+	for i, pid := range pids {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
 			return cpuSnapshot{}, fmt.Errorf("cpu time of pid %d: %w", pid, err)
@@ -84,6 +86,9 @@ func snapshot(pids []int) (cpuSnapshot, error) {
 			return cpuSnapshot{}, fmt.Errorf("pid %d: %w", pid, err)
 		}
 		s.own += t
+		if i == 0 {
+			s.self = t
+		}
 	}
 	return s, nil
 }
@@ -104,11 +109,17 @@ func startCPU(pids ...int) *cpuMeter {
 }
 
 // CPUShare is how a window's CPU time was spent, as fractions of the machine's
-// total (every CPU, busy or idle).
+// total (every CPU, busy or idle), and the measured processes' CPU time (user +
+// system) in seconds.
 type CPUShare struct {
-	Measured float64 `json:"measured"` // the service (or the in-process child) and this client
-	Other    float64 `json:"other"`    // every other process: noise in the numbers
+	Measured   float64 `json:"measured"`      // the service (or the in-process child) and this client
+	Other      float64 `json:"other"`         // every other process: noise in the numbers
+	ServiceSec float64 `json:"service_cpu_s"` // the service (or the in-process child); 0 when unknown
+	ClientSec  float64 `json:"client_cpu_s"`  // this process: the clients
 }
+
+// clockTicks is the unit of /proc's CPU times (USER_HZ, 100 on Linux).
+const clockTicks = 100
 
 // stop ends the window; the processes must still be alive.
 func (m *cpuMeter) stop() (CPUShare, error) {
@@ -128,7 +139,8 @@ func share(a, b cpuSnapshot) CPUShare {
 	if total <= 0 {
 		return CPUShare{}
 	}
-	own := float64(b.own - a.own)
+	own, self := float64(b.own-a.own), float64(b.self-a.self)
 	other := max(float64(b.busy-a.busy)-own, 0)
-	return CPUShare{Measured: own / total, Other: other / total}
+	return CPUShare{Measured: own / total, Other: other / total,
+		ServiceSec: (own - self) / clockTicks, ClientSec: self / clockTicks}
 }

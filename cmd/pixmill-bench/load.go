@@ -88,14 +88,15 @@ type apiError struct {
 type client struct {
 	base    string
 	http    *http.Client
-	poll    time.Duration // between two status requests of a job
+	wait    time.Duration // status requests wait up to this for the end (?wait=); 0: poll
+	poll    time.Duration // between two status requests of a job, when not waiting
 	timeout time.Duration // upload to completed, per job
 }
 
-func newClient(base string, conns int, poll, timeout time.Duration) *client {
+func newClient(base string, conns int, wait, poll, timeout time.Duration) *client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 2*conns+4, 2*conns+4
-	return &client{base: base, http: &http.Client{Transport: tr}, poll: poll, timeout: timeout}
+	return &client{base: base, http: &http.Client{Transport: tr}, wait: wait, poll: poll, timeout: timeout}
 }
 
 func (c *client) close() { c.http.CloseIdleConnections() }
@@ -116,7 +117,8 @@ type sample struct {
 
 func failed(kind string, err error) sample { return sample{err: kind, detail: err.Error()} }
 
-// job uploads p, polls the job until it ends and downloads its result.
+// job uploads p, asks for the job's status until it ends (each request waiting
+// for the end, or every poll) and downloads its result.
 func (c *client) job(ctx context.Context, p payload) sample {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -140,14 +142,20 @@ func (c *client) job(ctx context.Context, p payload) sample {
 			}
 			return failed(kind, fmt.Errorf("job %s %s: %s", j.ID, j.Status, reason))
 		}
-		select {
-		case <-ctx.Done():
-			return failed("timeout", fmt.Errorf("job %s still %s after %s", j.ID, j.Status, c.timeout))
-		case <-time.After(c.poll):
+		path := "/v1/jobs/" + j.ID
+		if c.wait > 0 {
+			path += "?wait=" + c.wait.String()
+		} else {
+			select {
+			case <-ctx.Done():
+			case <-time.After(c.poll):
+			}
 		}
-		id := j.ID
+		if ctx.Err() != nil {
+			return failed("timeout", fmt.Errorf("job %s still %s after %s", j.ID, j.Status, c.timeout))
+		}
 		j = jobJSON{}
-		if err := c.do(ctx, http.MethodGet, "/v1/jobs/"+id, "", nil, &j); err != nil {
+		if err := c.do(ctx, http.MethodGet, path, "", nil, &j); err != nil {
 			return failed("poll: "+kindOf(err), err)
 		}
 	}

@@ -76,6 +76,7 @@ type options struct {
 	workers     int
 	jobs        int
 	warmup      int
+	wait        time.Duration
 	poll        time.Duration
 	timeout     time.Duration
 	raw         bool
@@ -114,7 +115,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.workers, "workers", 0, "the started server's --workers (default: --concurrency)")
 	fs.IntVarP(&o.jobs, "jobs", "n", 0, "measured jobs per run (default: the workload's; 50 for a custom run)")
 	fs.IntVar(&o.warmup, "warmup", -1, "jobs run before each measurement and not counted (default: --concurrency)")
-	fs.DurationVar(&o.poll, "poll", 10*time.Millisecond, "interval between two status requests of a job")
+	fs.DurationVar(&o.wait, "wait", 30*time.Second, "status requests wait up to this for the job to end (GET /v1/jobs/{id}?wait=); 0 polls every --poll instead")
+	fs.DurationVar(&o.poll, "poll", 10*time.Millisecond, "with --wait 0: interval between two status requests of a job")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "upload to completed, per job")
 	fs.BoolVar(&o.raw, "raw", true, "also run each workload in process (processing.Processor.Run)")
 	fs.BoolVar(&o.probes, "probes", false, "run the enqueue→start and large-upload probes (on with --all)")
@@ -149,6 +151,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return options{}, errors.New("--jobs, --workers, --enqueue-jobs and --upload-mib must be positive")
 	case o.poll <= 0 || o.timeout <= 0:
 		return options{}, errors.New("--poll and --timeout must be positive")
+	case o.wait < 0 || o.wait > time.Minute:
+		return options{}, errors.New("--wait must be from 0 to 1m (the service's limit)")
 	}
 	if o.all {
 		o.workloads = []string{"W1", "W2", "W3", "W4", "W5"}
@@ -261,6 +265,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Machine: machineInfo(),
 		Setup: Setup{
 			Concurrency: o.conc, Inflight: o.inflight, Warmup: o.warmup, Poll: o.poll.String(),
+			Wait: o.wait.String(),
 		},
 	}
 	if o.url != "" {
@@ -397,7 +402,7 @@ func measure(ctx context.Context, o options, p plan, progress func(string, ...an
 
 // loadWithMemory runs the load test against t while sampling its memory.
 func loadWithMemory(ctx context.Context, o options, t target, payloads []payload, jobs int) (E2E, error) {
-	c := newClient(t.base, o.inflight, o.poll, o.timeout)
+	c := newClient(t.base, o.inflight, o.wait, o.poll, o.timeout)
 	defer c.close()
 	var (
 		before memStatus
@@ -442,7 +447,7 @@ func runProbes(ctx context.Context, o options, rep *Report, progress func(string
 	if err != nil {
 		return err
 	}
-	c := newClient(t.base, 1, o.poll, o.timeout)
+	c := newClient(t.base, 1, o.wait, o.poll, o.timeout)
 	p, err := probeEnqueue(ctx, c, o.enqueueJobs)
 	c.close()
 	if serr := t.stop(&p.Errors); serr != nil && err == nil {

@@ -147,8 +147,9 @@ func TestCPUTicks(t *testing.T) {
 		t.Error("processTicks accepted a short line")
 	}
 
-	s := share(cpuSnapshot{total: 1000, busy: 300, own: 50}, cpuSnapshot{total: 2000, busy: 1100, own: 650})
-	if want := (CPUShare{Measured: 0.6, Other: 0.2}); math.Abs(s.Measured-want.Measured) > 1e-9 || math.Abs(s.Other-want.Other) > 1e-9 {
+	s := share(cpuSnapshot{total: 1000, busy: 300, own: 50, self: 10}, cpuSnapshot{total: 2000, busy: 1100, own: 650, self: 110})
+	if want := (CPUShare{Measured: 0.6, Other: 0.2, ServiceSec: 5, ClientSec: 1}); math.Abs(s.Measured-want.Measured) > 1e-9 ||
+		math.Abs(s.Other-want.Other) > 1e-9 || math.Abs(s.ServiceSec-want.ServiceSec) > 1e-9 || math.Abs(s.ClientSec-want.ClientSec) > 1e-9 {
 		t.Errorf("share = %+v, want %+v", s, want)
 	}
 }

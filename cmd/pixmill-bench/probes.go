@@ -21,7 +21,8 @@ type EnqueueProbe struct {
 	// QueueWait is started_at − created_at. The store keeps milliseconds, so each
 	// value is exact to about ±1 ms.
 	QueueWait Summary `json:"queue_wait"`
-	// Latency is what the client saw: upload start → completed (poll resolution).
+	// Latency is what the client saw: upload start → completed (to the poll
+	// interval with --wait 0).
 	Latency Summary `json:"latency"`
 	Errors  Errors  `json:"errors"`
 }

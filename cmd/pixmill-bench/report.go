@@ -49,6 +49,7 @@ type Setup struct {
 	Inflight    int    `json:"inflight"`         // jobs the clients keep in flight end to end
 	Warmup      int    `json:"warmup"`
 	Poll        string `json:"poll"`
+	Wait        string `json:"wait"` // status requests wait for the end; "0s": they poll
 }
 
 // Run is one workload measured end to end and in process.
@@ -263,8 +264,12 @@ func (r *Report) WriteText(w io.Writer, markdown bool) error {
 	if target == "" {
 		target = r.Setup.Server + fmt.Sprintf(" (a fresh process per run, %d workers, built-in defaults)", r.Setup.Workers)
 	}
-	bw.printf("service %s; %d jobs in flight, each upload → poll every %s → download; in process at parallelism %d; %d warm-up jobs per run not counted\n",
-		target, r.Setup.Inflight, r.Setup.Poll, r.Setup.Concurrency, r.Setup.Warmup)
+	status := "status ?wait=" + r.Setup.Wait
+	if r.Setup.Wait == "0s" || r.Setup.Wait == "" {
+		status = "poll every " + r.Setup.Poll
+	}
+	bw.printf("service %s; %d jobs in flight, each upload → %s → download; in process at parallelism %d; %d warm-up jobs per run not counted\n",
+		target, r.Setup.Inflight, status, r.Setup.Concurrency, r.Setup.Warmup)
 	for _, n := range r.Notes {
 		bw.printf("note: %s\n", n)
 	}
@@ -273,6 +278,7 @@ func (r *Report) WriteText(w io.Writer, markdown bool) error {
 		thr := &table{header: []string{"run", "what", "jobs", "e2e jobs/s", "raw jobs/s", "e2e/raw", "errors", "other CPU e2e/raw"}}
 		lat := &table{header: []string{"run", "upload→completed p50/p95/p99", "queue wait p50/p95/p99", "processing p50/p95/p99", "raw Run p50/p95/p99"}}
 		mem := &table{header: []string{"run", "in MiB", "out MiB", "raw out MiB", "server RSS idle MiB", "server peak RSS MiB", "raw peak RSS MiB"}}
+		cpu := &table{header: []string{"run", "server", "clients", "in process", "server − in process", "server + clients − in process"}}
 		for _, run := range r.Runs {
 			e, raw := run.E2E, run.Raw
 			if e == nil {
@@ -296,6 +302,17 @@ func (r *Report) WriteText(w io.Writer, markdown bool) error {
 			lat.add(run.Name, fmtPcts(e.Latency), fmtPcts(e.QueueWait), fmtPcts(e.Processing), fmtPcts(raw.Run))
 			mem.add(run.Name, fmtMiB(e.BytesIn), fmtMiB(e.BytesOut), fmtMiB(raw.BytesOut),
 				fmtMiB(e.RSSBefore), fmtMiB(e.RSSPeak), fmtMiB(raw.RSSPeak))
+			perJob := func(sec float64) float64 { return sec * 1000 / float64(run.Jobs+r.Setup.Warmup) }
+			server, clients, inproc := perJob(e.CPU.ServiceSec), perJob(e.CPU.ClientSec), perJob(raw.CPU.ServiceSec)
+			ms := func(v float64, ok bool) string {
+				if !ok {
+					return "-"
+				}
+				return strconv.FormatFloat(v, 'f', 1, 64)
+			}
+			hasServer, hasRaw := run.E2E != nil && server > 0, run.Raw != nil && inproc > 0
+			cpu.add(run.Name, ms(server, hasServer), ms(clients, run.E2E != nil), ms(inproc, hasRaw),
+				ms(server-inproc, hasServer && hasRaw), ms(server+clients-inproc, hasServer && hasRaw))
 		}
 		bw.printf("\nThroughput (e2e: upload, queue, process, store, poll, download; raw: processing.Processor.Run on the same bytes, same parallelism)\n\n")
 		bw.do(func(w io.Writer) error { return thr.write(w, markdown) })
@@ -306,6 +323,8 @@ func (r *Report) WriteText(w io.Writer, markdown bool) error {
 		}
 		bw.printf("\nLatency, ms (queue wait and processing from the job's created_at/started_at/finished_at, ms resolution)\n\n")
 		bw.do(func(w io.Writer) error { return lat.write(w, markdown) })
+		bw.printf("\nCPU time per job, ms (user + system over the warm-up and the jobs, /proc; 10 ms ticks): what the service adds to the image work\n\n")
+		bw.do(func(w io.Writer) error { return cpu.write(w, markdown) })
 		bw.printf("\nBytes and memory (peak RSS is the kernel's VmHWM of the process)\n\n")
 		bw.do(func(w io.Writer) error { return mem.write(w, markdown) })
 		for _, run := range r.Runs {
