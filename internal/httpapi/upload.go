@@ -30,8 +30,11 @@ const (
 	// uploadBuffer is the read buffer of an upload's body: mime/multipart's own is
 	// 4 KiB, a read system call per 4 KiB of a photo (multipart uses a larger
 	// *bufio.Reader it is given as is).
-	uploadBuffer    = 256 << 10
-	cleanupDeadline = 10 * time.Second
+	uploadBuffer = 256 << 10
+	// refusedBodyDrain is how much of a refused upload's unread body is read and
+	// thrown away before the answer, so that the client, still sending, reads it.
+	refusedBodyDrain = 4 << 20
+	cleanupDeadline  = 10 * time.Second
 )
 
 // uploadForm holds the fields a POST /v1/jobs carried besides the file, by name.
@@ -47,7 +50,11 @@ func (s *Server) createJob(c fiber.Ctx) (err error) {
 	defer func() {
 		if err != nil {
 			// The body may be partly unread: the connection cannot carry another
-			// request.
+			// request. Reading a bounded rest of it first lets a client that is
+			// still sending get the answer instead of a reset connection.
+			if body := c.Request().BodyStream(); body != nil {
+				_, _ = io.CopyN(io.Discard, body, refusedBodyDrain)
+			}
 			c.RequestCtx().SetConnectionClose()
 		}
 	}()
