@@ -314,7 +314,7 @@ func (r *Report) WriteText(w io.Writer, markdown bool) error {
 			cpu.add(run.Name, ms(server, hasServer), ms(clients, run.E2E != nil), ms(inproc, hasRaw),
 				ms(server-inproc, hasServer && hasRaw), ms(server+clients-inproc, hasServer && hasRaw))
 		}
-		bw.printf("\nThroughput (e2e: upload, queue, process, store, poll, download; raw: processing.Processor.Run on the same bytes, same parallelism)\n\n")
+		bw.printf("\nThroughput (e2e: upload, queue, process, store, status, download; raw: processing.Processor.Run on the same bytes, same parallelism)\n\n")
 		bw.do(func(w io.Writer) error { return thr.write(w, markdown) })
 		for _, run := range r.Runs {
 			if n := run.noisy(); n != "" {
