@@ -27,7 +27,9 @@ var fuzzSeeds = []string{
 
 // FuzzProbe is the decode guard's fuzz test: Probe must never panic and may only
 // refuse with unsupported_media_type or image_too_large; when it accepts a source,
-// Run (a resize to PNG and to GIF, so animations are decoded whole) must not panic,
+// Run (a resize to PNG and to GIF, so animations are decoded whole, and a Lanczos
+// one to JPEG, which takes the shrink-on-load, resampler and encoder fast paths in
+// builds with libjpeg-turbo) must not panic,
 // may only fail with an image-fault code, and must stay within an allocation
 // budget derived from the limits. Run the seed corpus with go test; fuzz with
 //
@@ -56,6 +58,7 @@ func FuzzProbe(f *testing.F) {
 	spec := job.Spec{Variants: []job.Variant{
 		{Name: "png", Ops: []job.Op{{Name: "resize", Width: 16, Filter: "box"}}, Format: job.FormatPNG},
 		{Name: "gif", Ops: []job.Op{{Name: "resize", Width: 16, Filter: "box"}}, Format: job.FormatGIF},
+		{Name: "jpeg", Ops: []job.Op{{Name: "resize", Width: 16}}, Format: job.FormatJPEG},
 	}}
 
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -48,6 +48,18 @@ static void pm_progress_monitor(j_common_ptr c) {
 	}
 }
 
+// pm_error_init sets e up as a codec's error manager: errors jump back to the
+// setjmp of the caller (which must call setjmp itself), nothing is printed.
+static struct jpeg_error_mgr *pm_error_init(pm_error *e) {
+	struct jpeg_error_mgr *m = jpeg_std_error(&e->pub);
+	m->error_exit = pm_error_exit;
+	m->emit_message = pm_emit_message;
+	m->output_message = pm_output_message;
+	e->warnings = 0;
+	e->code = PM_CORRUPT;
+	return m;
+}
+
 // pm_decode decodes the JPEG in data[0:size] at eighths/8 scale into out, out_w×out_h
 // RGBA (alpha 255), rows packed. Nothing is written outside out; no pointer is
 // kept after it returns. msg gets libjpeg's message when it returns PM_CORRUPT.
@@ -59,12 +71,7 @@ static int pm_decode(const unsigned char *data, unsigned long size, int eighths,
 	pm_progress prog;
 
 	memset(&cinfo, 0, sizeof cinfo);
-	cinfo.err = jpeg_std_error(&jerr.pub);
-	jerr.pub.error_exit = pm_error_exit;
-	jerr.pub.emit_message = pm_emit_message;
-	jerr.pub.output_message = pm_output_message;
-	jerr.warnings = 0;
-	jerr.code = PM_CORRUPT;
+	cinfo.err = pm_error_init(&jerr);
 	msg[0] = 0;
 	if (setjmp(jerr.jump)) {
 		if (jerr.code == PM_CORRUPT) (*cinfo.err->format_message)((j_common_ptr)&cinfo, msg);
@@ -126,12 +133,7 @@ static int pm_encode(const unsigned char *pix, int w, int h, int stride, int com
 	pm_error jerr;
 
 	memset(&cinfo, 0, sizeof cinfo);
-	cinfo.err = jpeg_std_error(&jerr.pub);
-	jerr.pub.error_exit = pm_error_exit;
-	jerr.pub.emit_message = pm_emit_message;
-	jerr.pub.output_message = pm_output_message;
-	jerr.warnings = 0;
-	jerr.code = PM_CORRUPT;
+	cinfo.err = pm_error_init(&jerr);
 	msg[0] = 0;
 	*out = NULL;
 	*out_size = 0;

@@ -10,6 +10,7 @@ import (
 	"image/draw"
 	"image/jpeg"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/disintegration/imaging"
@@ -88,26 +89,29 @@ func TestDecodeJPEGScaledRefuses(t *testing.T) {
 		{"over the pixel limit", photo, 1800, 1200, job.CodeImageTooLarge},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			limit := 50_000_000
-			if tt.code == job.CodeImageTooLarge {
-				limit = 1_000_000
-				tt.w, tt.h = 100, 100 // the caller's view may be within the limit
-			}
-			img, err := decodeJPEGScaled(tt.data, 4, tt.w, tt.h, limit)
-			if err == nil {
-				t.Fatalf("decoded a %v image, want an error", dims(img))
-			}
-			var hand errScaledJPEG
-			switch {
-			case tt.code != "":
-				wantCode(t, err, tt.code)
-			case !errors.As(err, &hand):
-				// A hard libjpeg error is a corrupt image too; Run asks Go anyway.
-				wantCode(t, err, job.CodeCorruptImage)
-			}
-			t.Logf("%v", err)
-		})
+		// Every scale the planner uses, and 8/8: each has IDCTs of its own.
+		for _, m := range append(slices.Clone(jpegScales), 8) {
+			t.Run(fmt.Sprintf("%s/%d-8", tt.name, m), func(t *testing.T) {
+				limit := 50_000_000
+				w, h := tt.w, tt.h
+				if tt.code == job.CodeImageTooLarge {
+					limit = 1_000_000
+					w, h = 100, 100 // the caller's view may be within the limit
+				}
+				img, err := decodeJPEGScaled(tt.data, m, w, h, limit)
+				if err == nil {
+					t.Fatalf("decoded a %v image, want an error", dims(img))
+				}
+				var hand errScaledJPEG
+				switch {
+				case tt.code != "":
+					wantCode(t, err, tt.code)
+				case !errors.As(err, &hand):
+					// A hard libjpeg error is a corrupt image too; Run asks Go anyway.
+					wantCode(t, err, job.CodeCorruptImage)
+				}
+			})
+		}
 	}
 }
 
