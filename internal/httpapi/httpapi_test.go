@@ -709,7 +709,7 @@ func TestWaitForEnd(t *testing.T) {
 	}
 
 	bad := newJob()
-	for _, w := range []string{"abc", "-1s", "61s", "1m1s", "-3"} {
+	for _, w := range []string{"abc", "-1s", "61s", "1m1s", "-3", "NaN", "Inf", "1e300"} {
 		resp, body := e.do(t, httptestGet("/v1/jobs/"+bad+"?wait="+w))
 		if resp.StatusCode != http.StatusBadRequest || decode[errResp](t, body).Error.Code != "invalid_request" {
 			t.Errorf("wait=%s: %d %s", w, resp.StatusCode, body)

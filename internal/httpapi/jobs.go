@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -107,10 +108,14 @@ func waitParam(v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil {
 		n, nerr := strconv.ParseFloat(v, 64)
-		if nerr != nil {
+		if nerr != nil || math.IsNaN(n) {
 			return 0, job.Errorf(job.CodeInvalid, "wait must be a duration such as 10s, or seconds")
 		}
-		d = time.Duration(n * float64(time.Second))
+		if n < 0 || n > MaxWait.Seconds() { // before converting: no overflow
+			d = -1
+		} else {
+			d = time.Duration(n * float64(time.Second))
+		}
 	}
 	if d < 0 || d > MaxWait {
 		return 0, job.Errorf(job.CodeInvalid, "wait must be from 0 to %s", MaxWait)
