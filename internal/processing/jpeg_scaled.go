@@ -4,9 +4,18 @@ import (
 	"bytes"
 	"image"
 	"io"
+	"sync"
 
 	"github.com/pixmill/pixmill/internal/job"
 )
+
+// sourceBuffers are the buffers a JPEG file is read into for libjpeg-turbo (which
+// wants it whole), reused so that a busy worker reads each file into memory it
+// already has instead of growing a new buffer, and zeroing it, every time.
+var sourceBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledSource is the largest buffer kept for reuse.
+const maxPooledSource = 16 << 20
 
 // errScaledJPEG says why the scaled JPEG decoder gave a file back to Go's.
 type errScaledJPEG string
@@ -28,10 +37,18 @@ func (p *Processor) decodeJPEG(body io.Reader, info Info, spec job.Spec) (img im
 		img, err := decode(body, job.FormatJPEG)
 		return img, spec, false, 0, err
 	}
-	data, err := io.ReadAll(body)
-	if err != nil {
+	buf := sourceBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledSource {
+			buf.Reset()
+			sourceBuffers.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(body); err != nil {
 		return nil, spec, false, 0, decodeError(err)
 	}
+	// Nothing returned refers to data: libjpeg-turbo and Go's decoder copy out.
+	data := buf.Bytes()
 	o := jpegOrientation(data)
 	w, h := orientedSize(info.Width, info.Height, o)
 	m := jpegScale(spec, w, h)

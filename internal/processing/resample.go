@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"image"
 	"math"
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -97,6 +98,47 @@ func newFixWeights(dst, src int, filter imaging.ResampleFilter) fixWeights {
 	return fw
 }
 
+// weightsKey identifies a set of weights: a filter by its support, its kernel's
+// code and two of its values (a closure's code alone would not tell two captured
+// parameters apart; imaging's filters are plain package variables).
+type weightsKey struct {
+	dst, src int
+	support  float64
+	kernel   uintptr
+	at       [2]float64
+}
+
+// weightsCacheSize bounds the cached weight sets: a service resizes to a handful
+// of sizes from a handful of source sizes, over and over.
+const weightsCacheSize = 64
+
+var weightsCache = struct {
+	sync.Mutex
+	m map[weightsKey]fixWeights
+}{m: make(map[weightsKey]fixWeights)}
+
+// cachedWeights is newFixWeights, computed once per size pair and filter (up to
+// weightsCacheSize sets; past that the cache starts over). The weights are only
+// read after they are made, so one set serves every goroutine.
+func cachedWeights(dst, src int, filter imaging.ResampleFilter) fixWeights {
+	k := weightsKey{dst: dst, src: src, support: filter.Support, kernel: reflect.ValueOf(filter.Kernel).Pointer(),
+		at: [2]float64{filter.Kernel(0.3), filter.Kernel(1.7)}}
+	weightsCache.Lock()
+	fw, ok := weightsCache.m[k]
+	weightsCache.Unlock()
+	if ok {
+		return fw
+	}
+	fw = newFixWeights(dst, src, filter)
+	weightsCache.Lock()
+	if len(weightsCache.m) >= weightsCacheSize {
+		clear(weightsCache.m)
+	}
+	weightsCache.m[k] = fw
+	weightsCache.Unlock()
+	return fw
+}
+
 // resampleFast resizes an opaque NRGBA image to w×h like imaging.Resize with the
 // same filter (horizontal pass, then vertical, each rounded to 8 bits), in
 // fixed point. The vertical pass accumulates whole rows (for each output row, k
@@ -114,14 +156,14 @@ func resampleFast(src *image.NRGBA, w, h int, filter imaging.ResampleFilter) *im
 	tmp := src
 	if w != sw {
 		tmp = image.NewNRGBA(image.Rect(0, 0, w, sh))
-		fw := newFixWeights(w, sw, filter)
+		fw := cachedWeights(w, sw, filter)
 		parallelRows(sh, func(y0, y1 int) { hPass(tmp, src, y0, y1, fw) })
 	}
 	if h == sh {
 		return tmp
 	}
 	dst := image.NewNRGBA(image.Rect(0, 0, w, h))
-	fw := newFixWeights(h, sh, filter)
+	fw := cachedWeights(h, sh, filter)
 	parallelRows(h, func(y0, y1 int) { vPass(dst, tmp, y0, y1, fw) })
 	return dst
 }

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/disintegration/imaging"
@@ -206,5 +207,26 @@ func BenchmarkResample(b *testing.B) {
 				resampleFast(src, c[2], c[3], imaging.Lanczos)
 			}
 		})
+	}
+}
+
+// TestCachedWeights: the cache hands back exactly newFixWeights' result, keeps
+// filters with the same support apart, and stays bounded.
+func TestCachedWeights(t *testing.T) {
+	for _, f := range []imaging.ResampleFilter{imaging.Lanczos, imaging.CatmullRom, imaging.MitchellNetravali, imaging.Box} {
+		for range 2 { // the second time from the cache
+			if got, want := cachedWeights(200, 540, f), newFixWeights(200, 540, f); !reflect.DeepEqual(got, want) {
+				t.Fatalf("support %v: cached weights differ from newFixWeights", f.Support)
+			}
+		}
+	}
+	for i := range 3 * weightsCacheSize {
+		cachedWeights(10+i, 1000, imaging.Lanczos)
+	}
+	weightsCache.Lock()
+	n := len(weightsCache.m)
+	weightsCache.Unlock()
+	if n > weightsCacheSize {
+		t.Errorf("%d weight sets cached, bound %d", n, weightsCacheSize)
 	}
 }
