@@ -207,7 +207,7 @@ func postgresDialect() dialect {
 		skipLocked:     " FOR UPDATE SKIP LOCKED",
 		lockMigrations: `SELECT pg_advisory_xact_lock(hashtext('pixmill.migrate.' || COALESCE(current_schema(), '')))`,
 		lockQueue:      `SELECT pg_advisory_xact_lock(hashtext('pixmill.queue.' || COALESCE(current_schema(), '')))`,
-		notify:         `NOTIFY ` + NotifyChannel,
+		notify:         `SELECT pg_notify('` + NotifyChannel + `', '')`, // preparable, unlike NOTIFY
 		uniqueViolation: func(err error) bool {
 			var pe *pgconn.PgError
 			return errors.As(err, &pe) && pe.Code == pgUniqueViolation

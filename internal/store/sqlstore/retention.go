@@ -13,7 +13,7 @@ func (s *Store) Expire(ctx context.Context, cutoff time.Time, limit int) ([]*job
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(`DELETE FROM jobs WHERE id IN (
+	rows, err := s.pooled().QueryContext(ctx, s.d.rebind(`DELETE FROM jobs WHERE id IN (
 	SELECT id FROM jobs
 	WHERE status IN ('completed', 'failed', 'canceled') AND finished_at < ?
 	ORDER BY finished_at

@@ -24,9 +24,10 @@ import (
 
 // Store is a job.Store on a SQL database. It is safe for concurrent use.
 type Store struct {
-	db  *sql.DB
-	d   dialect
-	now func() time.Time
+	db    *sql.DB
+	d     dialect
+	now   func() time.Time
+	stmts *stmtCache
 }
 
 var _ job.Store = (*Store)(nil)
@@ -35,7 +36,7 @@ func newStore(db *sql.DB, d dialect, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, d: d, now: now}
+	return &Store{db: db, d: d, now: now, stmts: &stmtCache{db: db}}
 }
 
 // clock returns the store's current time as it is stored: UTC, whole milliseconds.
@@ -65,6 +66,7 @@ func (s *Store) Create(ctx context.Context, j *job.Job, maxQueued int) error {
 	now := s.clock()
 	runAfter := truncMillis(j.RunAfter)
 
+	s.stmts.warm(ctx, s.d.lockQueue, qQueuedCount, s.d.rebind(qJobExists), s.d.rebind(qInsertJob), s.d.notify)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create job %s: begin: %w", j.ID, err)
@@ -73,11 +75,11 @@ func (s *Store) Create(ctx context.Context, j *job.Job, maxQueued int) error {
 
 	if maxQueued > 0 {
 		if s.d.lockQueue != "" {
-			if _, err := tx.ExecContext(ctx, s.d.lockQueue); err != nil {
+			if _, err := s.in(tx).ExecContext(ctx, s.d.lockQueue); err != nil {
 				return fmt.Errorf("create job %s: lock queue: %w", j.ID, err)
 			}
 		}
-		queued, err := queueDepth(ctx, tx)
+		queued, err := queueDepth(ctx, s.in(tx))
 		if err != nil {
 			return fmt.Errorf("create job %s: %w", j.ID, err)
 		}
@@ -86,15 +88,13 @@ func (s *Store) Create(ctx context.Context, j *job.Job, maxQueued int) error {
 		}
 	}
 	var exists int
-	switch err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT 1 FROM jobs WHERE id = ?`), j.ID).Scan(&exists); {
+	switch err := s.in(tx).QueryRowContext(ctx, s.d.rebind(qJobExists), j.ID).Scan(&exists); {
 	case err == nil:
 		return job.Errorf(job.CodeConflict, "job %s already exists", j.ID)
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("create job %s: check id: %w", j.ID, err)
 	}
-	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO jobs (id, status, priority, created_at, run_after, attempts,
-	source_filename, source_format, source_bytes, source_width, source_height, spec)
-VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`),
+	if _, err := s.in(tx).ExecContext(ctx, s.d.rebind(qInsertJob),
 		j.ID, string(job.StatusQueued), int(j.Priority), now.UnixMilli(), millis(runAfter),
 		j.Source.Filename, string(j.Source.Format), j.Source.Bytes, j.Source.Width, j.Source.Height,
 		string(spec)); err != nil {
@@ -104,7 +104,7 @@ VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`),
 		return fmt.Errorf("create job %s: insert: %w", j.ID, err)
 	}
 	if s.d.notify != "" {
-		if _, err := tx.ExecContext(ctx, s.d.notify); err != nil {
+		if _, err := s.in(tx).ExecContext(ctx, s.d.notify); err != nil {
 			return fmt.Errorf("create job %s: notify: %w", j.ID, err)
 		}
 	}
@@ -123,9 +123,18 @@ VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`),
 	return nil
 }
 
+// Create's statements, prepared before its transaction (stmtCache.warm).
+const (
+	qJobExists = `SELECT 1 FROM jobs WHERE id = ?`
+	qInsertJob = `INSERT INTO jobs (id, status, priority, created_at, run_after, attempts,
+	source_filename, source_format, source_bytes, source_width, source_height, spec)
+VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`
+	qQueuedCount = `SELECT COUNT(*) FROM jobs WHERE status = 'queued'`
+)
+
 // Get implements job.Store.
 func (s *Store) Get(ctx context.Context, id string) (*job.Job, error) {
-	return s.get(ctx, s.db, id)
+	return s.get(ctx, s.pooled(), id)
 }
 
 // querier is *sql.DB or *sql.Tx.
@@ -184,7 +193,7 @@ func (s *Store) List(ctx context.Context, q job.ListQuery) (job.Page, error) {
 	query += ` ORDER BY seq DESC LIMIT ?`
 	args = append(args, limit+1) // one more than asked tells whether a next page exists
 
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(query), args...)
+	rows, err := s.pooled().QueryContext(ctx, s.d.rebind(query), args...)
 	if err != nil {
 		return job.Page{}, fmt.Errorf("list jobs: %w", err)
 	}
@@ -235,7 +244,7 @@ func (s *Store) Claim(ctx context.Context, lease time.Duration) (*job.Job, error
 	}
 	now := s.clock()
 	token := newLeaseToken()
-	j, _, err := scanJob(s.db.QueryRowContext(ctx, s.d.rebind(`UPDATE jobs
+	j, _, err := scanJob(s.pooled().QueryRowContext(ctx, s.d.rebind(`UPDATE jobs
 SET status = 'processing', attempts = attempts + 1, lease_token = ?, lease_expires = ?,
 	started_at = COALESCE(started_at, ?)
 WHERE id = (
@@ -260,7 +269,7 @@ RETURNING `+jobColumns),
 // when no row matched.
 func (s *Store) fenced(ctx context.Context, op, id, token, set string, args ...any) error {
 	args = append(args, id, token)
-	res, err := s.db.ExecContext(ctx, s.d.rebind(`UPDATE jobs SET `+set+`
+	res, err := s.pooled().ExecContext(ctx, s.d.rebind(`UPDATE jobs SET `+set+`
 WHERE id = ? AND status = 'processing' AND lease_token = ?`), args...)
 	if err != nil {
 		return fmt.Errorf("%s job %s: %w", op, id, err)
@@ -327,7 +336,7 @@ func (s *Store) Cancel(ctx context.Context, id string) (*job.Job, error) {
 	}
 	defer func() { _ = tx.Rollback() }()
 
-	j, _, err := scanJob(tx.QueryRowContext(ctx, s.d.rebind(`UPDATE jobs SET status = 'canceled', finished_at = ?
+	j, _, err := scanJob(s.in(tx).QueryRowContext(ctx, s.d.rebind(`UPDATE jobs SET status = 'canceled', finished_at = ?
 WHERE id = ? AND status = 'queued'
 RETURNING `+jobColumns), s.clock().UnixMilli(), id))
 	switch {
@@ -339,7 +348,7 @@ RETURNING `+jobColumns), s.clock().UnixMilli(), id))
 	case !errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("cancel job %s: %w", id, err)
 	}
-	j, err = s.get(ctx, tx, id)
+	j, err = s.get(ctx, s.in(tx), id)
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +364,7 @@ func (s *Store) Delete(ctx context.Context, id string) (*job.Job, error) {
 	}
 	defer func() { _ = tx.Rollback() }()
 
-	j, _, err := scanJob(tx.QueryRowContext(ctx, s.d.rebind(`DELETE FROM jobs
+	j, _, err := scanJob(s.in(tx).QueryRowContext(ctx, s.d.rebind(`DELETE FROM jobs
 WHERE id = ? AND status IN ('completed', 'failed', 'canceled')
 RETURNING `+jobColumns), id))
 	switch {
@@ -367,7 +376,7 @@ RETURNING `+jobColumns), id))
 	case !errors.Is(err, sql.ErrNoRows):
 		return nil, fmt.Errorf("delete job %s: %w", id, err)
 	}
-	j, err = s.get(ctx, tx, id)
+	j, err = s.get(ctx, s.in(tx), id)
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +386,7 @@ RETURNING `+jobColumns), id))
 // RequeueExpired implements job.Store. The attempt of an expired claim stays
 // counted: the job may have been what killed its worker.
 func (s *Store) RequeueExpired(ctx context.Context) (int, error) {
-	res, err := s.db.ExecContext(ctx, s.d.rebind(`UPDATE jobs SET status = 'queued', `+clearLease+`
+	res, err := s.pooled().ExecContext(ctx, s.d.rebind(`UPDATE jobs SET status = 'queued', `+clearLease+`
 WHERE status = 'processing' AND lease_expires < ?`), s.clock().UnixMilli())
 	if err != nil {
 		return 0, fmt.Errorf("requeue expired jobs: %w", err)
@@ -391,7 +400,7 @@ WHERE status = 'processing' AND lease_expires < ?`), s.clock().UnixMilli())
 
 // Stats implements job.Store.
 func (s *Store) Stats(ctx context.Context) (job.Stats, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT status, COUNT(*) FROM jobs GROUP BY status`)
+	rows, err := s.pooled().QueryContext(ctx, `SELECT status, COUNT(*) FROM jobs GROUP BY status`)
 	if err != nil {
 		return job.Stats{}, fmt.Errorf("job stats: %w", err)
 	}
@@ -434,6 +443,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close implements job.Store.
 func (s *Store) Close() error {
+	s.stmts.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close %s store: %w", s.d.name, err)
 	}
@@ -441,13 +451,19 @@ func (s *Store) Close() error {
 }
 
 // QueueDepth implements job.Store with an index-only count.
+// pooled runs statements prepared once, on the connection pool.
+func (s *Store) pooled() conn { return conn{c: s.stmts} }
+
+// in runs statements prepared once, inside tx.
+func (s *Store) in(tx *sql.Tx) conn { return conn{c: s.stmts, tx: tx} }
+
 func (s *Store) QueueDepth(ctx context.Context) (int, error) {
-	return queueDepth(ctx, s.db)
+	return queueDepth(ctx, s.pooled())
 }
 
 func queueDepth(ctx context.Context, q querier) (int, error) {
 	var n int
-	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE status = 'queued'`).Scan(&n); err != nil {
+	if err := q.QueryRowContext(ctx, qQueuedCount).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count queued jobs: %w", err)
 	}
 	return n, nil
