@@ -9,11 +9,19 @@ package processing
 
 // The loops of resample.go's hPassGo and vPassGo, written so that the compiler
 // vectorises them (GCC's vector extensions for the horizontal taps, plain loops
-// over a row for the vertical ones), built twice: for AVX2 and for the baseline
-// instruction set, picked at load time (target_clones). The arithmetic is the Go
-// code's, so the bytes are the same.
+// over a row for the vertical ones), on x86-64 built twice, for AVX2 and for the
+// baseline instruction set, picked at load time (PM_CLONES). The arithmetic is the
+// Go code's, so the bytes are the same.
 
 typedef int32_t pm_v4 __attribute__((vector_size(16)));
+
+// AVX2 and baseline builds of a function, picked at load time, on x86-64 (GCC
+// and Clang with glibc); elsewhere (arm64: NEON is the baseline) one build.
+#if defined(__x86_64__) && defined(__GLIBC__)
+#define PM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define PM_CLONES
+#endif
 
 static inline uint8_t pm_clamp(int32_t v) {
 	v = (v + (1 << 13)) >> 14; // fixBits: arithmetic shift, as Go's >> on int32
@@ -22,7 +30,7 @@ static inline uint8_t pm_clamp(int32_t v) {
 
 // pm_hpass: rows rows of dw RGBA pixels into dst from src; output x reads the n
 // source pixels from start[x] with weights wt[x*n:]. Alpha is written as 255.
-__attribute__((target_clones("avx2", "default")))
+PM_CLONES
 static void pm_hpass(const uint8_t *restrict src, ptrdiff_t sstride, uint8_t *restrict dst, ptrdiff_t dstride,
 		int rows, int dw, const int32_t *restrict start, const int32_t *restrict wt, int n) {
 	for (int y = 0; y < rows; y++) {
@@ -46,7 +54,7 @@ static void pm_hpass(const uint8_t *restrict src, ptrdiff_t sstride, uint8_t *re
 
 // pm_vpass: rows output rows of len bytes into dst; row y sums the n rows of src
 // from start[y] with weights wt[y*n:], in acc (len int32s, scratch).
-__attribute__((target_clones("avx2", "default")))
+PM_CLONES
 static void pm_vpass(const uint8_t *restrict src, ptrdiff_t sstride, uint8_t *restrict dst, ptrdiff_t dstride,
 		int rows, int len, const int32_t *restrict start, const int32_t *restrict wt, int n, int32_t *restrict acc) {
 	for (int y = 0; y < rows; y++) {
