@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pixmill/pixmill/internal/blob"
 	"github.com/pixmill/pixmill/internal/blob/local"
 	"github.com/pixmill/pixmill/internal/httpapi"
 	"github.com/pixmill/pixmill/internal/job"
@@ -790,4 +791,68 @@ func TestWaitForEnd(t *testing.T) {
 			t.Fatalf("%s after %v", body, time.Since(start))
 		}
 	})
+}
+
+// countingOpens is a file store that counts Open calls.
+type countingOpens struct {
+	blob.Store
+	opens *int
+}
+
+func (c countingOpens) Open(ctx context.Context, key string) (blob.Object, error) {
+	*c.opens++
+	return c.Store.Open(ctx, key)
+}
+
+// withAPPData returns the JPEG src with n bytes of APP2 segments after SOI, so
+// that its frame header comes n bytes later.
+func withAPPData(src []byte, n int) []byte {
+	out := append([]byte(nil), src[:2]...)
+	for n > 0 {
+		size := min(n, 65533)
+		out = append(out, 0xFF, 0xE2, byte((size+2)>>8), byte(size+2))
+		out = append(out, make([]byte, size)...)
+		n -= size
+	}
+	return append(out, src[2:]...)
+}
+
+// TestProbeFromHead: an upload's header is read from its first bytes, kept while
+// it streams to storage, without reading the stored file back; a header beyond
+// them (large metadata, a GIF's frames) is read from storage.
+func TestProbeFromHead(t *testing.T) {
+	opens := 0
+	e := newEnvDeps(t, nil, func(d *httpapi.Deps) { d.Blob = countingOpens{Store: d.Blob, opens: &opens} })
+	small := readImage(t, "jpeg-grayscale-128x128.jpg")
+	for _, tt := range []struct {
+		name      string
+		file      []byte
+		w, h      int
+		wantOpens int
+	}{
+		{"small JPEG: whole in the head", small, 128, 128, 0},
+		{"photo: header early", readImage(t, "exif-orientation-1.jpg"), 1800, 1200, 0},
+		{"300 KiB of metadata first", withAPPData(small, 300<<10), 128, 128, 1},
+		{"animated GIF: frames counted from storage", readImage(t, "gif-animated-42frames-local-palettes-245x245.gif"), 245, 245, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opens = 0
+			resp, body := e.do(t, upload(t, "f", tt.file))
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("%d %s", resp.StatusCode, body)
+			}
+			if j := decode[jobResp](t, body); j.Source.Width != tt.w || j.Source.Height != tt.h {
+				t.Errorf("source %+v, want %dx%d", j.Source, tt.w, tt.h)
+			}
+			if opens != tt.wantOpens {
+				t.Errorf("stored file opened %d times, want %d", opens, tt.wantOpens)
+			}
+		})
+	}
+	// A truncated JPEG whose head is the whole file is judged from it.
+	opens = 0
+	resp, body := e.do(t, upload(t, "f", small[:40]))
+	if resp.StatusCode < 400 || resp.StatusCode >= 500 || opens != 0 {
+		t.Errorf("truncated: %d %s, %d opens", resp.StatusCode, body, opens)
+	}
 }

@@ -83,6 +83,9 @@ func (s *Server) createJob(c fiber.Ctx) (err error) {
 	mr := multipart.NewReader(bufio.NewReaderSize(&limitedReader{r: body, left: s.cfg.MaxUploadBytes + multipartSlack}, uploadBuffer), boundary)
 
 	id := uuid.NewString()
+	// The file's first bytes, kept while it streams to storage: the header probe
+	// reads them instead of reading the stored file back (a GET on S3).
+	head := &headBuffer{b: make([]byte, 0, probeHead)}
 	j := &job.Job{ID: id}
 	form := uploadForm{}
 	stored, committed := false, false
@@ -113,7 +116,7 @@ func (s *Server) createJob(c fiber.Ctx) (err error) {
 				return job.Errorf(job.CodeInvalid, "more than one file part; send exactly one part named \"file\"")
 			}
 			stored = true
-			n, err := s.deps.Blob.Put(ctx, job.SourceKey(id), &limitedReader{r: p, left: s.cfg.MaxUploadBytes})
+			n, err := s.deps.Blob.Put(ctx, job.SourceKey(id), io.TeeReader(&limitedReader{r: p, left: s.cfg.MaxUploadBytes}, head))
 			if err != nil {
 				if errors.Is(err, errTooLarge) {
 					return tooLarge(s.cfg.MaxUploadBytes)
@@ -139,7 +142,7 @@ func (s *Server) createJob(c fiber.Ctx) (err error) {
 		return err
 	}
 	j.Priority = prio
-	if err := s.probe(ctx, j); err != nil {
+	if err := s.probe(ctx, j, head.b); err != nil {
 		return err
 	}
 	for i := range spec.Variants {
@@ -175,18 +178,63 @@ func (s *Server) createJob(c fiber.Ctx) (err error) {
 }
 
 // probe identifies the stored upload from its bytes and checks its header.
-func (s *Server) probe(ctx context.Context, j *job.Job) error {
-	obj, err := s.deps.Blob.Open(ctx, job.SourceKey(j.ID))
-	if err != nil {
-		return job.Wrap(job.CodeUnavailable, err, "file storage unavailable")
+// probe reads the upload's format and size from its header: from head, the
+// file's first bytes, when they are enough to tell (a header within them, or the
+// whole file), else from the stored file (a JPEG with large metadata before its
+// frame header, a GIF, whose frames are counted to the end).
+func (s *Server) probe(ctx context.Context, j *job.Job, head []byte) error {
+	whole := int64(len(head)) == j.Source.Bytes
+	r := &headReader{b: head, whole: whole}
+	f, w, h, err := s.deps.Probe(r)
+	if err != nil && r.short && !whole {
+		obj, oerr := s.deps.Blob.Open(ctx, job.SourceKey(j.ID))
+		if oerr != nil {
+			return job.Wrap(job.CodeUnavailable, oerr, "file storage unavailable")
+		}
+		defer obj.Close()
+		f, w, h, err = s.deps.Probe(obj)
 	}
-	defer obj.Close()
-	f, w, h, err := s.deps.Probe(obj)
 	if err != nil {
 		return err
 	}
 	j.Source.Format, j.Source.Width, j.Source.Height = f, w, h
 	return nil
+}
+
+// probeHead is how much of an upload is kept for the header probe: the frame
+// header of a camera JPEG follows up to ~64 KiB of EXIF and ICC data.
+const probeHead = 128 << 10
+
+// headBuffer keeps the first cap(b) bytes written to it and drops the rest.
+type headBuffer struct{ b []byte }
+
+func (h *headBuffer) Write(p []byte) (int, error) {
+	if room := cap(h.b) - len(h.b); room > 0 {
+		h.b = append(h.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// headReader reads b, then io.EOF if b is the whole file (whole), else
+// io.ErrUnexpectedEOF, remembering that it was asked for more than b (short): the
+// probe's verdict then may be the head's, not the file's.
+type headReader struct {
+	b     []byte
+	whole bool
+	short bool
+}
+
+func (r *headReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		if r.whole {
+			return 0, io.EOF
+		}
+		r.short = true
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
 }
 
 func (f uploadForm) set(name string, p *multipart.Part) error {
