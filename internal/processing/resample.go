@@ -13,10 +13,21 @@ import (
 )
 
 // resample is imaging.Resize to exactly w×h (both > 0), with a fixed-point fast
-// path (resampleFast) for opaque *image.NRGBA sources — what the libjpeg-turbo
-// decode produces — and imaging for everything else.
+// path (resampleFast) for opaque *image.NRGBA and *image.RGBA sources — what the
+// libjpeg-turbo decode, and Go's decoders of RGB files, produce — and imaging for
+// everything else.
 func resample(img image.Image, w, h int, filter imaging.ResampleFilter) *image.NRGBA {
-	if m, ok := img.(*image.NRGBA); ok {
+	var m *image.NRGBA
+	switch src := img.(type) {
+	case *image.NRGBA:
+		m = src
+	case *image.RGBA:
+		// What Go's PNG, BMP and TIFF decoders give for RGB files. With every alpha
+		// 255 (resampleFast checks), premultiplied and straight colour are the same
+		// bytes: the pixels can be read as NRGBA without a copy.
+		m = &image.NRGBA{Pix: src.Pix, Stride: src.Stride, Rect: src.Rect}
+	}
+	if m != nil {
 		if out := resampleFast(m, w, h, filter); out != nil {
 			return out
 		}

@@ -230,3 +230,33 @@ func TestCachedWeights(t *testing.T) {
 		t.Errorf("%d weight sets cached, bound %d", n, weightsCacheSize)
 	}
 }
+
+// TestResampleRGBA: an opaque *image.RGBA (Go's PNG, BMP and TIFF decoders' RGB
+// output) takes the fast path with exactly the bytes of the same NRGBA pixels, a
+// sub-image included; one with any alpha below 255 is imaging's.
+func TestResampleRGBA(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 8))
+	nrgba := image.NewNRGBA(image.Rect(0, 0, 301, 203))
+	for i := range nrgba.Pix {
+		nrgba.Pix[i] = uint8(rnd.IntN(256))
+		if i%4 == 3 {
+			nrgba.Pix[i] = 255
+		}
+	}
+	rgba := image.NewRGBA(nrgba.Rect)
+	copy(rgba.Pix, nrgba.Pix)
+	if got, want := resample(rgba, 120, 80, imaging.Lanczos), resampleFast(nrgba, 120, 80, imaging.Lanczos); !bytes.Equal(got.Pix, want.Pix) {
+		t.Error("opaque RGBA: not the NRGBA fast path's bytes")
+	}
+	sub := image.Rect(10, 7, 250, 190)
+	got := resample(rgba.SubImage(sub), 100, 60, imaging.CatmullRom)
+	want := resampleFast(nrgba.SubImage(sub).(*image.NRGBA), 100, 60, imaging.CatmullRom)
+	if !bytes.Equal(got.Pix, want.Pix) {
+		t.Error("opaque RGBA sub-image: not the NRGBA fast path's bytes")
+	}
+	rgba.Pix[3] = 128 // one translucent pixel (premultiplied: colour ≤ alpha)
+	rgba.Pix[0], rgba.Pix[1], rgba.Pix[2] = 10, 20, 30
+	if got, want := resample(rgba, 120, 80, imaging.Lanczos), imaging.Resize(rgba, 120, 80, imaging.Lanczos); !bytes.Equal(got.Pix, want.Pix) {
+		t.Error("translucent RGBA: not imaging's result")
+	}
+}
