@@ -13,9 +13,9 @@ import (
 )
 
 // resample is imaging.Resize to exactly w×h (both > 0), with a fixed-point fast
-// path (resampleFast) for opaque *image.NRGBA and *image.RGBA sources — what the
-// libjpeg-turbo decode, and Go's decoders of RGB files, produce — and imaging for
-// everything else.
+// path (resampleFast) for opaque *image.NRGBA, *image.RGBA and *image.RGBA64
+// sources — what the libjpeg-turbo decode, and Go's decoders of RGB files,
+// produce — and imaging for everything else.
 func resample(img image.Image, w, h int, filter imaging.ResampleFilter) *image.NRGBA {
 	var m *image.NRGBA
 	switch src := img.(type) {
@@ -26,6 +26,10 @@ func resample(img image.Image, w, h int, filter imaging.ResampleFilter) *image.N
 		// 255 (resampleFast checks), premultiplied and straight colour are the same
 		// bytes: the pixels can be read as NRGBA without a copy.
 		m = &image.NRGBA{Pix: src.Pix, Stride: src.Stride, Rect: src.Rect}
+	case *image.RGBA64:
+		// 16-bit PNGs and TIFFs. imaging reads only each sample's high byte, so an
+		// NRGBA copy of those is the image its resampler would see.
+		m = opaqueHighBytes(src)
 	}
 	if m != nil {
 		if out := resampleFast(m, w, h, filter); out != nil {
@@ -33,6 +37,26 @@ func resample(img image.Image, w, h int, filter imaging.ResampleFilter) *image.N
 		}
 	}
 	return imaging.Resize(img, w, h, filter)
+}
+
+// opaqueHighBytes is src's samples' high bytes as an NRGBA image, or nil when any
+// pixel is not opaque (premultiplied colour would then need dividing).
+func opaqueHighBytes(src *image.RGBA64) *image.NRGBA {
+	w, h := size(src)
+	dst := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		row := src.Pix[src.PixOffset(src.Rect.Min.X, src.Rect.Min.Y+y):][:w*8]
+		out := dst.Pix[y*dst.Stride:][:w*4]
+		for x := range w {
+			p := row[x*8 : x*8+8 : x*8+8]
+			if p[6] != 0xff || p[7] != 0xff {
+				return nil
+			}
+			o := out[x*4 : x*4+4 : x*4+4]
+			o[0], o[1], o[2], o[3] = p[0], p[2], p[4], 0xff
+		}
+	}
+	return dst
 }
 
 // fixBits is the fraction of the fixed-point weights: a tap is int32 weight ×

@@ -260,3 +260,31 @@ func TestResampleRGBA(t *testing.T) {
 		t.Error("translucent RGBA: not imaging's result")
 	}
 }
+
+// TestResampleRGBA64: an opaque 16-bit image takes the fast path on its high
+// bytes — what imaging reads of it — and stays within 2 of imaging's result; a
+// translucent one is imaging's.
+func TestResampleRGBA64(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(9, 10))
+	src := image.NewRGBA64(image.Rect(0, 0, 257, 190))
+	for i := range src.Pix {
+		src.Pix[i] = uint8(rnd.IntN(256))
+		if i%8 >= 6 {
+			src.Pix[i] = 0xff
+		}
+	}
+	got, want := resample(src, 100, 70, imaging.Lanczos), imaging.Resize(src, 100, 70, imaging.Lanczos)
+	if d := maxDiff(got, want); d > 2 {
+		t.Errorf("opaque RGBA64: differs from imaging by %d", d)
+	}
+	if opaqueHighBytes(src) == nil {
+		t.Fatal("opaque image reported translucent")
+	}
+	src.Pix[6] = 0x80 // one translucent pixel
+	if opaqueHighBytes(src) != nil {
+		t.Fatal("translucent image reported opaque")
+	}
+	if got, want := resample(src, 100, 70, imaging.Lanczos), imaging.Resize(src, 100, 70, imaging.Lanczos); !bytes.Equal(got.Pix, want.Pix) {
+		t.Error("translucent RGBA64: not imaging's result")
+	}
+}
