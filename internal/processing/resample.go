@@ -28,8 +28,11 @@ func resample(img image.Image, w, h int, filter imaging.ResampleFilter) *image.N
 		m = &image.NRGBA{Pix: src.Pix, Stride: src.Stride, Rect: src.Rect}
 	case *image.RGBA64:
 		// 16-bit PNGs and TIFFs. imaging reads only each sample's high byte, so an
-		// NRGBA copy of those is the image its resampler would see.
-		m = opaqueHighBytes(src)
+		// NRGBA copy of those is the image its resampler would see. (Not for a
+		// filter resampleFast leaves to imaging anyway.)
+		if filter.Support > 0 {
+			m = opaqueHighBytes(src)
+		}
 	}
 	if m != nil {
 		if out := resampleFast(m, w, h, filter); out != nil {
