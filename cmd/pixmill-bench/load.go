@@ -156,7 +156,7 @@ func (c *client) job(ctx context.Context, p payload) sample {
 		}
 		j = jobJSON{}
 		if err := c.do(ctx, http.MethodGet, path, "", nil, &j); err != nil {
-			return failed("poll: "+kindOf(err), err)
+			return failed("status: "+kindOf(err), err)
 		}
 	}
 	s.latency = time.Since(start)
