@@ -177,7 +177,6 @@ func (s *Server) createJob(c fiber.Ctx) (err error) {
 	return c.Status(http.StatusAccepted).JSON(toJSON(j))
 }
 
-// probe identifies the stored upload from its bytes and checks its header.
 // probe reads the upload's format and size from its header: from head, the
 // file's first bytes, when they are enough to tell (a header within them, or the
 // whole file), else from the stored file (a JPEG with large metadata before its

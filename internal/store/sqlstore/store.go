@@ -66,7 +66,8 @@ func (s *Store) Create(ctx context.Context, j *job.Job, maxQueued int) error {
 	now := s.clock()
 	runAfter := truncMillis(j.RunAfter)
 
-	s.stmts.warm(ctx, s.d.lockQueue, qQueuedCount, s.d.rebind(qJobExists), s.d.rebind(qInsertJob), s.d.notify)
+	exists, insert := s.d.rebind(qJobExists), s.d.rebind(qInsertJob)
+	s.stmts.warm(ctx, s.d.lockQueue, qQueuedCount, exists, insert, s.d.notify)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create job %s: begin: %w", j.ID, err)
@@ -87,14 +88,14 @@ func (s *Store) Create(ctx context.Context, j *job.Job, maxQueued int) error {
 			return job.Errorf(job.CodeQueueFull, "queue is full")
 		}
 	}
-	var exists int
-	switch err := s.in(tx).QueryRowContext(ctx, s.d.rebind(qJobExists), j.ID).Scan(&exists); {
+	var found int
+	switch err := s.in(tx).QueryRowContext(ctx, exists, j.ID).Scan(&found); {
 	case err == nil:
 		return job.Errorf(job.CodeConflict, "job %s already exists", j.ID)
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("create job %s: check id: %w", j.ID, err)
 	}
-	if _, err := s.in(tx).ExecContext(ctx, s.d.rebind(qInsertJob),
+	if _, err := s.in(tx).ExecContext(ctx, insert,
 		j.ID, string(job.StatusQueued), int(j.Priority), now.UnixMilli(), millis(runAfter),
 		j.Source.Filename, string(j.Source.Format), j.Source.Bytes, j.Source.Width, j.Source.Height,
 		string(spec)); err != nil {
@@ -137,12 +138,7 @@ func (s *Store) Get(ctx context.Context, id string) (*job.Job, error) {
 	return s.get(ctx, s.pooled(), id)
 }
 
-// querier is *sql.DB or *sql.Tx.
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func (s *Store) get(ctx context.Context, q querier, id string) (*job.Job, error) {
+func (s *Store) get(ctx context.Context, q conn, id string) (*job.Job, error) {
 	j, _, err := scanJob(q.QueryRowContext(ctx, s.d.rebind(`SELECT `+jobColumns+` FROM jobs WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound()
@@ -450,18 +446,18 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// QueueDepth implements job.Store with an index-only count.
 // pooled runs statements prepared once, on the connection pool.
 func (s *Store) pooled() conn { return conn{c: s.stmts} }
 
 // in runs statements prepared once, inside tx.
 func (s *Store) in(tx *sql.Tx) conn { return conn{c: s.stmts, tx: tx} }
 
+// QueueDepth implements job.Store with an index-only count.
 func (s *Store) QueueDepth(ctx context.Context) (int, error) {
 	return queueDepth(ctx, s.pooled())
 }
 
-func queueDepth(ctx context.Context, q querier) (int, error) {
+func queueDepth(ctx context.Context, q conn) (int, error) {
 	var n int
 	if err := q.QueryRowContext(ctx, qQueuedCount).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count queued jobs: %w", err)
