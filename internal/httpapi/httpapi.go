@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v3"
@@ -93,9 +92,8 @@ type Server struct {
 	cfg      Config
 	deps     Deps
 	app      *fiber.App
-	draining atomic.Bool
 	drain    sync.Once
-	stop     chan struct{} // closed by Drain: waiting status requests answer
+	draining chan struct{} // closed by Drain
 }
 
 // New builds the Fiber app and its routes.
@@ -118,7 +116,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.CanEncode == nil {
 		deps.CanEncode = func(job.Format) bool { return true }
 	}
-	s := &Server{cfg: cfg, deps: deps, stop: make(chan struct{})}
+	s := &Server{cfg: cfg, deps: deps, draining: make(chan struct{})}
 	s.app = fiber.New(fiber.Config{
 		AppName: "pixmill",
 		// Uploads are streamed straight to storage: never buffered in RAM or in
@@ -173,10 +171,17 @@ func (s *Server) Serve(ln net.Listener) error {
 // while requests in flight and status and download requests still work; status
 // requests waiting for their job answer at once.
 func (s *Server) Drain() {
-	s.drain.Do(func() {
-		s.draining.Store(true)
-		close(s.stop)
-	})
+	s.drain.Do(func() { close(s.draining) })
+}
+
+// isDraining reports whether Drain was called.
+func (s *Server) isDraining() bool {
+	select {
+	case <-s.draining:
+		return true
+	default:
+		return false
+	}
 }
 
 // Shutdown stops accepting connections and waits for requests in flight until ctx
@@ -194,7 +199,7 @@ func (s *Server) livez(c fiber.Ctx) error {
 }
 
 func (s *Server) readyz(c fiber.Ctx) error {
-	if s.draining.Load() {
+	if s.isDraining() {
 		return job.Errorf(job.CodeUnavailable, "shutting down")
 	}
 	ctx, cancel := context.WithTimeout(c.Context(), 2*time.Second)

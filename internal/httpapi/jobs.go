@@ -91,7 +91,7 @@ func (s *Server) waitForEnd(c fiber.Ctx, id string, wait time.Duration, ended <-
 		case <-recheck.C:
 		case <-deadline.C:
 			return c.JSON(toJSON(j))
-		case <-s.stop:
+		case <-s.draining:
 			return c.JSON(toJSON(j))
 		case <-ctx.Done():
 			return c.JSON(toJSON(j))

@@ -58,7 +58,7 @@ func (s *Server) createJob(c fiber.Ctx) (err error) {
 			c.RequestCtx().SetConnectionClose()
 		}
 	}()
-	if s.draining.Load() {
+	if s.isDraining() {
 		return job.Errorf(job.CodeUnavailable, "shutting down; retry on another node or later")
 	}
 	ctx := c.Context()
