@@ -288,6 +288,8 @@ func processJob(proc *processing.Processor, files blob.Store) pool.Handler {
 		if err != nil {
 			return nil, err
 		}
+		// Storing is mostly waiting for fsyncs: the worker takes the next job meanwhile.
+		pool.DoneComputing(ctx)
 		outputs := make([]job.Output, 0, len(results))
 		for _, r := range results {
 			sum := sha256.Sum256(r.Data)

@@ -21,8 +21,23 @@ import (
 )
 
 // Handler does the work of one claimed job and returns its outputs. It must honour
-// ctx: the pool cancels it on timeout, on shutdown and when the lease is lost.
+// ctx: the pool cancels it on timeout, on shutdown and when the lease is lost. A
+// handler whose CPU work ends before its outputs are stored calls DoneComputing in
+// between.
 type Handler func(ctx context.Context, j *job.Job) ([]job.Output, error)
+
+type doneComputingKey struct{}
+
+// DoneComputing tells the pool that the job ctx belongs to has done its CPU work and
+// only storing it remains. The job's worker slot then goes to the next job while the
+// calling goroutine stores this one and records its outcome, so a worker does not
+// sit out the storage's fsyncs. At most MaxWorkers jobs are being stored this way at
+// once; beyond that, and outside a pool's job, DoneComputing returns false and the
+// job keeps its slot to the end.
+func DoneComputing(ctx context.Context) bool {
+	f, _ := ctx.Value(doneComputingKey{}).(func() bool)
+	return f != nil && f()
+}
 
 // Config sets the pool's size and policies.
 type Config struct {
@@ -98,9 +113,10 @@ type Pool struct {
 	obs     Observer
 	limiter *rate.Limiter // nil when unlimited
 
-	bell  chan struct{} // doorbell: a job may be ready
-	slots chan struct{} // one token per busy worker; capacity is the most workers
-	jobs  chan *job.Job // dispatcher → workers
+	bell    chan struct{} // doorbell: a job may be ready
+	slots   chan struct{} // one token per busy worker; capacity is the most workers
+	storing chan struct{} // one token per job storing after DoneComputing; same capacity
+	jobs    chan *job.Job // dispatcher → workers
 
 	busy atomic.Int64
 	live atomic.Int64 // worker goroutines running
@@ -125,15 +141,16 @@ func New(cfg Config, store job.Store, h Handler, log *slog.Logger, obs Observer)
 		obs = noObserver{}
 	}
 	p := &Pool{
-		cfg:    cfg,
-		store:  store,
-		handle: h,
-		log:    log,
-		obs:    obs,
-		bell:   make(chan struct{}, 1),
-		slots:  make(chan struct{}, cfg.maxWorkers()),
-		jobs:   make(chan *job.Job),
-		quit:   make(chan struct{}),
+		cfg:     cfg,
+		store:   store,
+		handle:  h,
+		log:     log,
+		obs:     obs,
+		bell:    make(chan struct{}, 1),
+		slots:   make(chan struct{}, cfg.maxWorkers()),
+		storing: make(chan struct{}, cfg.maxWorkers()),
+		jobs:    make(chan *job.Job),
+		quit:    make(chan struct{}),
 	}
 	if cfg.RateLimit > 0 {
 		p.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), 1) // no bursts: an even pace
@@ -347,7 +364,11 @@ func (p *Pool) work() {
 				return
 			}
 			p.busy.Add(1)
-			p.run(j)
+			var handedOff atomic.Bool
+			if p.run(j, &handedOff); handedOff.Load() {
+				<-p.storing
+				return // a new worker took this one's place at DoneComputing
+			}
 			p.busy.Add(-1)
 			<-p.slots
 		case <-timeout:
@@ -371,8 +392,32 @@ func (p *Pool) retire() bool {
 	}
 }
 
-// run takes one claimed job to its next state.
-func (p *Pool) run(j *job.Job) {
+// handOff is DoneComputing for the job running on the calling worker: when a storing
+// token is free, a new worker takes this one's place (and its count in live) and the
+// job's slot is freed, so the dispatcher can claim the next job at once.
+func (p *Pool) handOff(handedOff *atomic.Bool) bool {
+	if handedOff.Load() {
+		return true
+	}
+	select {
+	case p.storing <- struct{}{}:
+	default:
+		return false
+	}
+	if !handedOff.CompareAndSwap(false, true) { // called twice at once
+		<-p.storing
+		return true
+	}
+	p.busy.Add(-1)
+	p.done.Add(1) // this goroutine still counts in done: Shutdown has not returned
+	go p.work()
+	<-p.slots
+	return true
+}
+
+// run takes one claimed job to its next state. handedOff is set when the handler
+// handed the job's worker slot on (DoneComputing).
+func (p *Pool) run(j *job.Job, handedOff *atomic.Bool) {
 	log := p.log.With("job_id", j.ID, "attempt", j.Attempts)
 	start := time.Now()
 	wait := start.Sub(later(j.CreatedAt, j.RunAfter))
@@ -382,6 +427,7 @@ func (p *Pool) run(j *job.Job) {
 	defer func() { p.obs.JobEnded(outcome, time.Since(start)) }()
 	ctx, cancel := context.WithTimeout(p.jobCtx, p.cfg.JobTimeout)
 	defer cancel()
+	ctx = context.WithValue(ctx, doneComputingKey{}, func() bool { return p.handOff(handedOff) })
 
 	var leaseLost atomic.Bool
 	stopBeat := p.heartbeat(ctx, j, func() { leaseLost.Store(true); cancel() }, log)
