@@ -250,6 +250,14 @@ func TestResamplePassesC(t *testing.T) {
 				if !bytes.Equal(hGo.Pix, hC.Pix) {
 					t.Fatal("horizontal pass: C differs from Go")
 				}
+				// Both stop at a translucent source row.
+				at := src.PixOffset(c[0]-1, c[1]*2/3+2) + 3
+				src.Pix[at] = 254
+				goOK, cOK := hPassGo(hGo, src, 0, c[1], fw), hPassC(hC, src, 0, c[1]/2, fw) && hPassC(hC, src, c[1]/2, c[1], fw)
+				src.Pix[at] = 255
+				if goOK || cOK {
+					t.Fatalf("translucent pixel: Go pass says opaque %v, C pass %v", goOK, cOK)
+				}
 				vGo, vC := image.NewNRGBA(image.Rect(0, 0, c[2], c[3])), image.NewNRGBA(image.Rect(0, 0, c[2], c[3]))
 				fv := newFixWeights(c[3], c[1], f)
 				vPassGo(vGo, hGo, 0, c[3], fv)

@@ -188,14 +188,25 @@ func cachedWeights(dst, src int, filter imaging.ResampleFilter) fixWeights {
 // is all this computes; libjpeg-turbo's output is always opaque.
 func resampleFast(src *image.NRGBA, w, h int, filter imaging.ResampleFilter) *image.NRGBA {
 	sw, sh := size(src)
-	if filter.Support <= 0 || w <= 0 || h <= 0 || sw <= 0 || sh <= 0 || (w == sw && h == sh) || !opaque(src) {
+	if filter.Support <= 0 || w <= 0 || h <= 0 || sw <= 0 || sh <= 0 || (w == sw && h == sh) {
 		return nil
 	}
 	tmp := src
 	if w != sw {
+		// The horizontal pass reads every source row: it checks the alpha itself.
 		tmp = image.NewNRGBA(image.Rect(0, 0, w, sh))
 		fw := cachedWeights(w, sw, filter)
-		parallelRows(sh, func(y0, y1 int) { hPass(tmp, src, y0, y1, fw) })
+		var transparent atomic.Bool
+		parallelRows(sh, func(y0, y1 int) {
+			if !hPass(tmp, src, y0, y1, fw) {
+				transparent.Store(true)
+			}
+		})
+		if transparent.Load() {
+			return nil
+		}
+	} else if !opaque(src) {
+		return nil
 	}
 	if h == sh {
 		return tmp
@@ -216,12 +227,16 @@ var (
 	vPass = vPassGo
 )
 
-func hPassGo(dst, src *image.NRGBA, y0, y1 int, fw fixWeights) {
+func hPassGo(dst, src *image.NRGBA, y0, y1 int, fw fixWeights) bool {
 	w, sw := dst.Rect.Dx(), src.Rect.Dx()
 	for y := y0; y < y1; y++ {
-		horizontalRow(dst.Pix[dst.PixOffset(dst.Rect.Min.X, dst.Rect.Min.Y+y):][:w*4],
-			src.Pix[src.PixOffset(src.Rect.Min.X, src.Rect.Min.Y+y):][:sw*4], fw)
+		row := src.Pix[src.PixOffset(src.Rect.Min.X, src.Rect.Min.Y+y):][:sw*4]
+		if !opaqueRow(row) {
+			return false
+		}
+		horizontalRow(dst.Pix[dst.PixOffset(dst.Rect.Min.X, dst.Rect.Min.Y+y):][:w*4], row, fw)
 	}
+	return true
 }
 
 func vPassGo(dst, tmp *image.NRGBA, y0, y1 int, fw fixWeights) {
@@ -303,20 +318,22 @@ func opaque(m *image.NRGBA) bool {
 	parallelRows(h, func(y0, y1 int) {
 		for y := y0; y < y1 && !transparent.Load(); y++ {
 			o := m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y+y)
-			row := m.Pix[o : o+w*4]
-			for ; len(row) >= 8; row = row[8:] { // two pixels at a time
-				if binary.LittleEndian.Uint64(row)&alpha2 != alpha2 {
-					transparent.Store(true)
-					return
-				}
-			}
-			if len(row) == 4 && row[3] != 255 {
+			if !opaqueRow(m.Pix[o : o+w*4]) {
 				transparent.Store(true)
-				return
 			}
 		}
 	})
 	return !transparent.Load()
+}
+
+// opaqueRow reports whether every pixel of a row of NRGBA bytes has alpha 255.
+func opaqueRow(row []uint8) bool {
+	for ; len(row) >= 8; row = row[8:] { // two pixels at a time
+		if binary.LittleEndian.Uint64(row)&alpha2 != alpha2 {
+			return false
+		}
+	}
+	return len(row) < 4 || row[3] == 255
 }
 
 // parallelRows splits [0, n) into GOMAXPROCS contiguous chunks and calls fn on

@@ -28,13 +28,19 @@ static inline uint8_t pm_clamp(int32_t v) {
 	return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
 }
 
-// pm_hpass: rows rows of dw RGBA pixels into dst from src; output x reads the n
-// source pixels from start[x] with weights wt[x*n:]. Alpha is written as 255.
+// pm_hpass: rows rows of dw RGBA pixels into dst from src (sw pixels a row);
+// output x reads the n source pixels from start[x] with weights wt[x*n:]. Alpha
+// is written as 255. It returns 0 as soon as a source row has an alpha below 255
+// (the caller then resamples with alpha), else 1: the check reads each row just
+// before the taps do, while it is in cache.
 PM_CLONES
-static void pm_hpass(const uint8_t *restrict src, ptrdiff_t sstride, uint8_t *restrict dst, ptrdiff_t dstride,
+static int pm_hpass(const uint8_t *restrict src, ptrdiff_t sstride, int sw, uint8_t *restrict dst, ptrdiff_t dstride,
 		int rows, int dw, const int32_t *restrict start, const int32_t *restrict wt, int n) {
 	for (int y = 0; y < rows; y++) {
 		const uint8_t *s = src + y * sstride;
+		uint8_t alpha = 255;
+		for (int x = 0; x < sw; x++) alpha &= s[4 * x + 3];
+		if (alpha != 255) return 0;
 		uint8_t *d = dst + y * dstride;
 		for (int x = 0; x < dw; x++) {
 			const uint8_t *p = s + (ptrdiff_t)start[x] * 4;
@@ -50,6 +56,7 @@ static void pm_hpass(const uint8_t *restrict src, ptrdiff_t sstride, uint8_t *re
 			d[4 * x + 3] = 255;
 		}
 	}
+	return 1;
 }
 
 // pm_vpass: rows output rows of len bytes into dst; row y sums the n rows of src
@@ -90,16 +97,16 @@ func init() {
 
 // hPassC is hPassGo in C. Every buffer is Go memory without pointers, used only
 // during the call (the cgo pointer rules).
-func hPassC(dst, src *image.NRGBA, y0, y1 int, fw fixWeights) {
+func hPassC(dst, src *image.NRGBA, y0, y1 int, fw fixWeights) bool {
 	if y0 >= y1 {
-		return
+		return true
 	}
 	w := dst.Rect.Dx()
 	d := dst.Pix[dst.PixOffset(dst.Rect.Min.X, dst.Rect.Min.Y+y0):]
 	s := src.Pix[src.PixOffset(src.Rect.Min.X, src.Rect.Min.Y+y0):]
-	C.pm_hpass((*C.uint8_t)(unsafe.Pointer(&s[0])), C.ptrdiff_t(src.Stride),
+	return C.pm_hpass((*C.uint8_t)(unsafe.Pointer(&s[0])), C.ptrdiff_t(src.Stride), C.int(src.Rect.Dx()),
 		(*C.uint8_t)(unsafe.Pointer(&d[0])), C.ptrdiff_t(dst.Stride),
-		C.int(y1-y0), C.int(w), (*C.int32_t)(unsafe.Pointer(&fw.start[0])), (*C.int32_t)(unsafe.Pointer(&fw.w[0])), C.int(fw.n))
+		C.int(y1-y0), C.int(w), (*C.int32_t)(unsafe.Pointer(&fw.start[0])), (*C.int32_t)(unsafe.Pointer(&fw.w[0])), C.int(fw.n)) != 0
 }
 
 // vPassC is vPassGo in C.

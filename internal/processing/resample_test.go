@@ -158,10 +158,18 @@ func TestResampleEdges(t *testing.T) {
 	if resampleFast(src, 40, 30, imaging.Lanczos) != nil {
 		t.Error("same size took the fast path")
 	}
-	src.SetNRGBA(39, 29, color.NRGBA{1, 2, 3, 254})
-	if resampleFast(src, 20, 15, imaging.Lanczos) != nil {
-		t.Error("a transparent image took the fast path")
+	// A translucent pixel anywhere, found by the horizontal pass (20 wide) and by
+	// the scan before a vertical-only resize (40 wide).
+	for _, at := range []image.Point{{0, 0}, {39, 0}, {17, 14}, {0, 29}, {39, 29}} {
+		m := noise(40, 30)
+		m.SetNRGBA(at.X, at.Y, color.NRGBA{1, 2, 3, 254})
+		for _, w := range []int{20, 40} {
+			if resampleFast(m, w, 15, imaging.Lanczos) != nil {
+				t.Errorf("alpha 254 at %v: the %d-wide resize took the fast path", at, w)
+			}
+		}
 	}
+	src.SetNRGBA(39, 29, color.NRGBA{1, 2, 3, 254})
 	if got, want := resample(src, 20, 15, imaging.Lanczos), imaging.Resize(src, 20, 15, imaging.Lanczos); !bytes.Equal(got.Pix, want.Pix) {
 		t.Error("fallback differs from imaging.Resize")
 	}
