@@ -1,8 +1,13 @@
 package processing
 
 import (
+	"bytes"
 	"fmt"
+	"image"
+	"math/rand/v2"
 	"testing"
+
+	"github.com/disintegration/imaging"
 )
 
 func TestJPEGOrientation(t *testing.T) {
@@ -96,4 +101,33 @@ func FuzzJPEGOrientation(f *testing.F) {
 			t.Fatalf("orientation %d", o)
 		}
 	})
+}
+
+// TestOrientNRGBA: the tiled turn gives imaging's bytes for all eight
+// orientations, odd sizes, thin strips, tile edges and sub-images.
+func TestOrientNRGBA(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 8))
+	for _, wh := range [][2]int{{1, 1}, {1, 9}, {9, 1}, {31, 33}, {64, 32}, {65, 97}, {200, 3}} {
+		full := image.NewNRGBA(image.Rect(0, 0, wh[0]+5, wh[1]+4))
+		for i := range full.Pix {
+			full.Pix[i] = uint8(rnd.IntN(256))
+		}
+		for _, src := range []*image.NRGBA{
+			image.NewNRGBA(image.Rect(0, 0, wh[0], wh[1])),
+			full.SubImage(image.Rect(3, 2, wh[0]+3, wh[1]+2)).(*image.NRGBA),
+		} {
+			if src.Rect.Min.X == 0 {
+				copy(src.Pix, full.Pix)
+			}
+			for o, want := range map[int]func(image.Image) *image.NRGBA{
+				2: imaging.FlipH, 3: imaging.Rotate180, 4: imaging.FlipV, 5: imaging.Transpose,
+				6: imaging.Rotate270, 7: imaging.Transverse, 8: imaging.Rotate90,
+			} {
+				got, exp := orientNRGBA(src, o), want(src)
+				if got.Rect != exp.Rect || !bytes.Equal(got.Pix, exp.Pix) {
+					t.Errorf("%v at %v, orientation %d: differs from imaging", wh, src.Rect.Min, o)
+				}
+			}
+		}
+	}
 }
