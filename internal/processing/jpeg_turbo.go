@@ -189,7 +189,7 @@ const maxJPEGScans = 100
 // refuses), a colour model other than YCbCr, RGB or grayscale (CMYK, YCCK), more
 // than maxJPEGScans scans, or a header libjpeg reads differently from Go's. So
 // which files are accepted, and what damaged ones look like, is the pure-Go
-// build's decision.
+// build's decision. The image's pixels come from pixelBuffers (recycle).
 func decodeJPEGScaled(data []byte, eighths, w, h, maxPixels int) (*image.NRGBA, error) {
 	if len(data) == 0 || w <= 0 || h <= 0 || int64(w)*int64(h) > int64(maxPixels) {
 		return nil, errScaledJPEG("size out of range")
@@ -199,7 +199,13 @@ func decodeJPEGScaled(data []byte, eighths, w, h, maxPixels int) (*image.NRGBA, 
 	}
 	// libjpeg's scaled size: ceil(w × eighths / 8), ceil(h × eighths / 8).
 	ow, oh := (w*eighths+7)/8, (h*eighths+7)/8
-	img := image.NewNRGBA(image.Rect(0, 0, ow, oh))
+	img := newPooledNRGBA(ow, oh) // libjpeg writes every row whole, or fails
+	ok := false
+	defer func() {
+		if !ok {
+			recycle(img)
+		}
+	}()
 	var (
 		warnings C.int
 		msg      [C.JMSG_LENGTH_MAX]C.char
@@ -214,6 +220,7 @@ func decodeJPEGScaled(data []byte, eighths, w, h, maxPixels int) (*image.NRGBA, 
 		if warnings > 0 {
 			return nil, errScaledJPEG(fmt.Sprintf("libjpeg: %d warnings (damaged data)", warnings))
 		}
+		ok = true
 		return img, nil
 	case C.PM_CORRUPT:
 		return nil, job.Wrap(job.CodeCorruptImage, fmt.Errorf("libjpeg: %s", C.GoString(&msg[0])),

@@ -92,8 +92,8 @@ func TestLateOrientSameOutput(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, _, _, lo, err := late.decodeJPEG(bytes.NewReader(src), info, job.Spec{Variants: []job.Variant{v}})
-				if err != nil || lo != lateWant(o) {
+				d, err := late.decodeJPEG(bytes.NewReader(src), info, job.Spec{Variants: []job.Variant{v}})
+				if lo := d.late; err != nil || lo != lateWant(o) {
 					t.Fatalf("decodeJPEG: late orientation %d (%v), want %d", lo, err, o)
 				}
 				a, _ := decodeResult(t, runOne(t, early, src, v).Data)

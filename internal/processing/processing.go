@@ -222,7 +222,13 @@ func (p *Processor) Run(ctx context.Context, src io.Reader, spec job.Spec) ([]Re
 			img = firstFrame(anim)
 		}
 	} else if info.Format == job.FormatJPEG {
-		img, spec, shrunk, late, err = p.decodeJPEG(body, info, spec)
+		var d decodedJPEG
+		d, err = p.decodeJPEG(body, info, spec)
+		img, spec, shrunk, late = d.img, d.spec, d.shrunk, d.late
+		if d.pooled {
+			// Outputs are encoded bytes: nothing refers to img once Run returns.
+			defer recycle(d.img.(*image.NRGBA))
+		}
 	} else {
 		img, err = decode(body, info.Format)
 	}
