@@ -10,7 +10,10 @@
 // from the job JSON's timestamps, bytes in and out, the server's RSS before the run
 // and its peak (VmHWM), and every error by kind. It then runs the same Spec on the
 // same bytes with processing.Processor.Run, in a child process of its own, at the
-// same parallelism, and reports the ratio end-to-end / in-process.
+// same parallelism, and reports the ratio end-to-end / in-process. Last it
+// measures the durable-service floor (floor.go): what uploads and results written
+// with fsyncs and sent over HTTP cost this machine's CPUs without any image work,
+// and so the highest ratio any durable service could reach here.
 //
 // The reference workloads W1–W5 are built in (--workload, --all); --image or --ops
 // make a custom run. Two probes complete --all: the wait from commit to start with
@@ -396,6 +399,17 @@ func measure(ctx context.Context, o options, p plan, progress func(string, ...an
 			r.Ratio = e2e.JobsPerSec / raw.JobsPerSec
 		}
 		progress("%s: %.2f jobs/s in process; e2e/raw %.2f", p.name, raw.JobsPerSec, r.Ratio)
+	}
+	if r.Raw != nil && r.Raw.Completed > 0 && ctx.Err() == nil {
+		n := min(p.jobs, 200)
+		progress("%s: durable-service floor, %d uploads of %s at %d in flight", p.name, n, p.files[0].Path, o.inflight)
+		f, err := measureFloor(ctx, payloads[0], r.Raw.BytesOut/int64(r.Raw.Completed), n, o.inflight)
+		if err != nil {
+			f.Error = err.Error() // the rest of the report stands
+		} else if in := r.inProcessMS(o.warmup); in > 0 {
+			f.BestRatio = in / (in + f.CPUPerJob)
+		}
+		r.Floor = &f
 	}
 	return r, nil
 }

@@ -8,6 +8,8 @@ import (
 	"math"
 	"mime"
 	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pixmill/pixmill/internal/blob/local"
 )
 
 func seq(n int) []float64 {
@@ -170,7 +174,7 @@ func sampleReport() *Report {
 		Latency:   Summary{N: 39, P50: 560, P95: 612.4, P99: 640},
 		QueueWait: Summary{N: 39, P50: 1, P95: 12.5, P99: 20},
 		BytesIn:   40 << 20, BytesOut: 3 << 20, RSSBefore: 22 << 20, RSSPeak: 310 << 20,
-		CPU: CPUShare{Measured: 0.9, Other: 0.12},
+		CPU: CPUShare{Measured: 0.9, Other: 0.12, ServiceSec: 4.2, ClientSec: 0.21},
 	}
 	e2e.Errors.add("job failed: corrupt_image", "job 1 failed: corrupt_image: bad")
 	return &Report{
@@ -180,8 +184,10 @@ func sampleReport() *Report {
 		Setup:   Setup{Server: "bin/pixmill", Workers: 2, Concurrency: 2, Warmup: 2, Poll: "10ms"},
 		Runs: []Run{{
 			Name: "W1", Title: "12 MP JPEG → resize w=800, JPEG q80", Jobs: 40, E2E: e2e,
-			Raw:     &Raw{Jobs: 40, Completed: 40, JobsPerSec: 3.8, Run: Summary{N: 40, P50: 520, P95: 530, P99: 540}, RSSPeak: 280 << 20},
+			Raw: &Raw{Jobs: 40, Completed: 40, JobsPerSec: 3.8, Run: Summary{N: 40, P50: 520, P95: 530, P99: 540}, RSSPeak: 280 << 20,
+				CPU: CPUShare{ServiceSec: 4.0}},
 			Ratio:   3.456 / 3.8,
+			Floor:   &Floor{Jobs: 40, CPUPerJob: 12.34, BestRatio: 0.89},
 			Sources: []Source{{Path: "/tmp/x.png", Note: "generated at start"}},
 		}},
 		Enqueue: &EnqueueProbe{Jobs: 50, QueueWait: Summary{N: 50, P50: 1, P95: 2, Max: 3}, Latency: Summary{N: 50, P50: 15}},
@@ -223,6 +229,11 @@ func TestReportText(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "| W1 | 12 MP JPEG → resize w=800, JPEG q80 | 40 | 3.46 | 3.80 | 0.91 | 1 | 12% / 0% |") {
 		t.Errorf("markdown report lacks the W1 row:\n%s", out.String())
+	}
+	// CPU per job over 42 jobs (warm-up included): server 100.0, clients 5.0, in
+	// process 95.2; then the floor and the ratio it leaves.
+	if !strings.Contains(out.String(), "| W1 | 100.0 | 5.0 | 95.2 | 4.8 | 9.8 | 12.3 | 0.89 |") {
+		t.Errorf("markdown report lacks the W1 CPU row:\n%s", out.String())
 	}
 
 	rep.Runs[0].E2E.Errors = Errors{}
@@ -369,5 +380,72 @@ func TestMakePNGIsDeterministic(t *testing.T) {
 	img, _, err := image.DecodeConfig(bytes.NewReader(outs[0]))
 	if err != nil || img.Width != cfg.Width || cfg.Width == 0 {
 		t.Errorf("PNG config %+v, %+v, %v", cfg, img, err)
+	}
+}
+
+// TestFloor: the floor stores every upload and its result, serves the result back
+// and counts CPU time; the handler refuses what is not an upload.
+func TestFloor(t *testing.T) {
+	p, err := newPayload("a.jpg", bytes.Repeat([]byte("pixels"), 10_000), request{Ops: "resize:w=800"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := measureFloor(t.Context(), p, 5_000, 6, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Jobs != 6 || f.CPUPerJob <= 0 || f.Error != "" {
+		t.Errorf("floor = %+v", f)
+	}
+
+	store, err := local.New(local.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(floorHandler(store, []byte("result")))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/up", p.contentType, bytes.NewReader(p.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("upload: %d %s", resp.StatusCode, id)
+	}
+	src, err := store.Open(t.Context(), "sources/"+string(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := io.ReadAll(src)
+	src.Close()
+	if !bytes.Equal(stored, bytes.Repeat([]byte("pixels"), 10_000)) {
+		t.Errorf("stored upload is %d bytes, not the file part", len(stored))
+	}
+	for _, c := range []struct {
+		method, path, ctype, body string
+		want                      int
+	}{
+		{http.MethodGet, "/down/" + string(id), "", "", http.StatusOK},
+		{http.MethodGet, "/down/999", "", "", http.StatusNotFound},
+		{http.MethodPost, "/up", "text/plain", "x", http.StatusBadRequest},
+		{http.MethodPost, "/up", p.contentType, "", http.StatusBadRequest},
+	} {
+		req, _ := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(c.body))
+		if c.ctype != "" {
+			req.Header.Set("Content-Type", c.ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, resp.StatusCode, c.want)
+		}
+		if c.want == http.StatusOK && string(body) != "result" {
+			t.Errorf("%s %s: body %q", c.method, c.path, body)
+		}
 	}
 }

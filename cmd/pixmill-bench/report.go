@@ -63,6 +63,18 @@ type Run struct {
 	Raw     *Raw     `json:"raw,omitempty"`
 	// Ratio is end-to-end jobs/s over in-process jobs/s (target ≥ 0.9).
 	Ratio float64 `json:"ratio,omitempty"`
+	// Floor is the machine's cost of durable uploads and results alone, with the
+	// best Ratio it leaves (after an in-process run).
+	Floor *Floor `json:"floor,omitempty"`
+}
+
+// inProcessMS is the in-process run's CPU time per job, warm-up included as in
+// its CPU window; 0 without one.
+func (r Run) inProcessMS(warmup int) float64 {
+	if r.Raw == nil {
+		return 0
+	}
+	return r.Raw.CPU.ServiceSec * 1000 / float64(r.Jobs+warmup)
 }
 
 // Source is one file a run uploads.
@@ -278,7 +290,7 @@ func (r *Report) WriteText(w io.Writer, markdown bool) error {
 		thr := &table{header: []string{"run", "what", "jobs", "e2e jobs/s", "raw jobs/s", "e2e/raw", "errors", "other CPU e2e/raw"}}
 		lat := &table{header: []string{"run", "upload→completed p50/p95/p99", "queue wait p50/p95/p99", "processing p50/p95/p99", "raw Run p50/p95/p99"}}
 		mem := &table{header: []string{"run", "in MiB", "out MiB", "raw out MiB", "server RSS idle MiB", "server peak RSS MiB", "raw peak RSS MiB"}}
-		cpu := &table{header: []string{"run", "server", "clients", "in process", "server − in process", "server + clients − in process"}}
+		cpu := &table{header: []string{"run", "server", "clients", "in process", "server − in process", "server + clients − in process", "durable floor", "best e2e/raw"}}
 		for _, run := range r.Runs {
 			e, raw := run.E2E, run.Raw
 			if e == nil {
@@ -303,7 +315,7 @@ func (r *Report) WriteText(w io.Writer, markdown bool) error {
 			mem.add(run.Name, fmtMiB(e.BytesIn), fmtMiB(e.BytesOut), fmtMiB(raw.BytesOut),
 				fmtMiB(e.RSSBefore), fmtMiB(e.RSSPeak), fmtMiB(raw.RSSPeak))
 			perJob := func(sec float64) float64 { return sec * 1000 / float64(run.Jobs+r.Setup.Warmup) }
-			server, clients, inproc := perJob(e.CPU.ServiceSec), perJob(e.CPU.ClientSec), perJob(raw.CPU.ServiceSec)
+			server, clients, inproc := perJob(e.CPU.ServiceSec), perJob(e.CPU.ClientSec), run.inProcessMS(r.Setup.Warmup)
 			ms := func(v float64, ok bool) string {
 				if !ok {
 					return "-"
@@ -311,8 +323,15 @@ func (r *Report) WriteText(w io.Writer, markdown bool) error {
 				return strconv.FormatFloat(v, 'f', 1, 64)
 			}
 			hasServer, hasRaw := run.E2E != nil && server > 0, run.Raw != nil && inproc > 0
+			floor, best := "-", "-"
+			if f := run.Floor; f != nil && f.Error == "" {
+				floor = ms(f.CPUPerJob, true)
+				if f.BestRatio > 0 {
+					best = strconv.FormatFloat(f.BestRatio, 'f', 2, 64)
+				}
+			}
 			cpu.add(run.Name, ms(server, hasServer), ms(clients, run.E2E != nil), ms(inproc, hasRaw),
-				ms(server-inproc, hasServer && hasRaw), ms(server+clients-inproc, hasServer && hasRaw))
+				ms(server-inproc, hasServer && hasRaw), ms(server+clients-inproc, hasServer && hasRaw), floor, best)
 		}
 		bw.printf("\nThroughput (e2e: upload, queue, process, store, status, download; raw: processing.Processor.Run on the same bytes, same parallelism)\n\n")
 		bw.do(func(w io.Writer) error { return thr.write(w, markdown) })
@@ -325,6 +344,12 @@ func (r *Report) WriteText(w io.Writer, markdown bool) error {
 		bw.do(func(w io.Writer) error { return lat.write(w, markdown) })
 		bw.printf("\nCPU time per job, ms (user + system over the warm-up and the jobs, /proc; 10 ms ticks): what the service adds to the image work\n\n")
 		bw.do(func(w io.Writer) error { return cpu.write(w, markdown) })
+		bw.printf("\ndurable floor: the CPU, clients included, of the least a durable asynchronous service does per job on this machine (upload over HTTP written with fsyncs, a result of the same size written so, then downloaded; no job store, status request or image work). best e2e/raw = in process / (in process + floor): the most e2e/raw can reach while the CPUs are the limit.\n")
+		for _, run := range r.Runs {
+			if f := run.Floor; f != nil && f.Error != "" {
+				bw.printf("warning: %s: durable floor not measured: %s\n", run.Name, f.Error)
+			}
+		}
 		bw.printf("\nBytes and memory (peak RSS is the kernel's VmHWM of the process)\n\n")
 		bw.do(func(w io.Writer) error { return mem.write(w, markdown) })
 		for _, run := range r.Runs {
