@@ -353,3 +353,48 @@ func TestPutCreatesFileWithContent(t *testing.T) {
 		t.Error("file content differs from what was put")
 	}
 }
+
+// trickle returns at most 4 KiB per Read, as a multipart file part does, then
+// ends with end.
+type trickle struct {
+	data []byte
+	end  error
+}
+
+func (t *trickle) Read(p []byte) (int, error) {
+	if len(t.data) == 0 {
+		return 0, t.end
+	}
+	n := copy(p[:min(len(p), 4096)], t.data)
+	t.data = t.data[n:]
+	return n, nil
+}
+
+// TestPutFromShortReads: an object written from many short reads is whole, and a
+// reader that fails (a truncated upload: io.ErrUnexpectedEOF) fails the Put and
+// leaves nothing, however many bytes came first.
+func TestPutFromShortReads(t *testing.T) {
+	s := newStore(t)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 50_000) // 800 kB: several chunks
+	n, err := s.Put(t.Context(), "sources/short", &trickle{data: data, end: io.EOF})
+	if err != nil || n != int64(len(data)) {
+		t.Fatalf("Put = %d, %v", n, err)
+	}
+	obj, err := s.Open(t.Context(), "sources/short")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(obj)
+	obj.Close()
+	if !bytes.Equal(got, data) {
+		t.Errorf("stored %d bytes, not the %d read", len(got), len(data))
+	}
+	for _, size := range []int{100, 300_000} { // inside the first chunk, and past it
+		if _, err := s.Put(t.Context(), "sources/cut", &trickle{data: data[:size], end: io.ErrUnexpectedEOF}); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("%d bytes then io.ErrUnexpectedEOF: Put error %v", size, err)
+		}
+		if _, err := s.Open(t.Context(), "sources/cut"); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("%d bytes then a failed read: the object exists (%v)", size, err)
+		}
+	}
+}
