@@ -52,9 +52,14 @@ bench: build ## Go micro-benchmarks, then the end-to-end load benchmark W1–W5 
 	$(GO) build -tags '$(TAGS)' -o bin/pixmill-bench ./cmd/pixmill-bench
 	bash -o pipefail -c './bin/pixmill-bench --all -c $(BENCH_C) --server $(BIN) --json $(BENCH_DIR)/e2e.json $(BENCH_FLAGS) | tee $(BENCH_DIR)/e2e.txt'
 
+empty     :=
+comma     := ,
+LINT_TAGS  = $(subst $(empty) $(empty),$(comma),$(strip $(TAGS)))
+
 .PHONY: lint
-lint: ## golangci-lint (pinned in go.mod's tool block)
+lint: ## golangci-lint (pinned in go.mod's tool block), on the plain build and on the one with TAGS
 	$(GO) tool golangci-lint run $(PKGS)
+	$(GO) tool golangci-lint run --build-tags '$(LINT_TAGS)' $(PKGS)
 
 .PHONY: fmt
 fmt: ## gofmt every file

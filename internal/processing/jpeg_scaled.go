@@ -33,19 +33,6 @@ var pixelBuffers sync.Pool // of *[]byte
 // 5/8 scale, 9.4 MP, is 38 MB).
 const maxPooledPixels = 64 << 20
 
-// newPooledNRGBA returns a w×h image whose pixels come from pixelBuffers: not
-// zeroed, so the caller must write every byte.
-func newPooledNRGBA(w, h int) *image.NRGBA {
-	n := 4 * w * h
-	var pix []byte
-	if b, _ := pixelBuffers.Get().(*[]byte); b != nil && cap(*b) >= n {
-		pix = (*b)[:n]
-	} else {
-		pix = make([]byte, n) // a smaller buffer is left to the garbage collector
-	}
-	return &image.NRGBA{Pix: pix, Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
-}
-
 // recycle hands m's pixels to pixelBuffers; nothing may use m afterwards.
 func recycle(m *image.NRGBA) {
 	if m != nil && cap(m.Pix) <= maxPooledPixels {

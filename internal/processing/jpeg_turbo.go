@@ -182,6 +182,19 @@ const scaledJPEG = true
 // maxJPEGScans bounds the scans of a progressive JPEG; real encoders write about 10.
 const maxJPEGScans = 100
 
+// newPooledNRGBA returns a w×h image whose pixels come from pixelBuffers: not
+// zeroed, so the caller must write every byte.
+func newPooledNRGBA(w, h int) *image.NRGBA {
+	n := 4 * w * h
+	var pix []byte
+	if b, _ := pixelBuffers.Get().(*[]byte); b != nil && cap(*b) >= n {
+		pix = (*b)[:n]
+	} else {
+		pix = make([]byte, n) // a smaller buffer is left to the garbage collector
+	}
+	return &image.NRGBA{Pix: pix, Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
+}
+
 // decodeJPEGScaled decodes the w×h (as stored) JPEG in data at eighths/8 scale, not
 // turned by its EXIF orientation. It returns an error, and the caller must use
 // Go's decoder, whenever libjpeg did not decode the file cleanly: a libjpeg error
