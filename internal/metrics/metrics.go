@@ -77,7 +77,7 @@ func (m *Metrics) WatchWorkers(w Workers) {
 			Name: "pixmill_workers", Help: "Worker goroutines running on this node.",
 		}, func() float64 { return float64(w.Workers()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "pixmill_workers_busy", Help: "Workers running a job on this node.",
+			Name: "pixmill_workers_busy", Help: "Workers processing a job on this node (a job only storing its results does not count).",
 		}, func() float64 { return float64(w.Busy()) }),
 	)
 }

@@ -169,7 +169,8 @@ func (p *Pool) Notify() {
 // Workers is the number of worker goroutines running now.
 func (p *Pool) Workers() int { return int(p.live.Load()) }
 
-// Busy is the number of workers running a job now.
+// Busy is the number of workers processing a job now; a job past DoneComputing
+// no longer counts.
 func (p *Pool) Busy() int { return int(p.busy.Load()) }
 
 // Start requeues jobs whose lease expired (a previous process died holding them) and
