@@ -231,7 +231,7 @@ var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 
 // copyChunked copies r to f in writes of chunkSize bytes (the last one shorter),
 // however little each Read returns: a multipart file part yields 4 KiB at a time,
-// and a write system call per 4 KiB made an upload's writes cost ~2× the CPU.
+// which io.Copy turned into 205 write calls for a 0.84 MB upload.
 func copyChunked(f *os.File, r io.Reader) (int64, error) {
 	buf := chunks.Get().(*[chunkSize]byte)
 	defer chunks.Put(buf)
