@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/draw"
 	"image/jpeg"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -250,6 +251,16 @@ func TestResamplePassesC(t *testing.T) {
 				if !bytes.Equal(hGo.Pix, hC.Pix) {
 					t.Fatal("horizontal pass: C differs from Go")
 				}
+				if !fw.int16 {
+					t.Fatal("weights do not fit in int16: the two-taps path is not tested")
+				}
+				wide := fw // the one-tap path, which weights beyond int16 would take
+				wide.int16 = false
+				hWide := image.NewNRGBA(hC.Rect)
+				hPassC(hWide, src, 0, c[1], wide)
+				if !bytes.Equal(hGo.Pix, hWide.Pix) {
+					t.Fatal("horizontal pass, one tap at a time: C differs from Go")
+				}
 				// Both stop at a translucent source row.
 				at := src.PixOffset(c[0]-1, c[1]*2/3+2) + 3
 				src.Pix[at] = 254
@@ -268,5 +279,31 @@ func TestResamplePassesC(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestResamplePassesCWideWeights: a kernel whose weights overflow an int16 (lobes
+// that nearly cancel) is marked so, and the C pass still gives the Go pass's bytes.
+func TestResamplePassesCWideWeights(t *testing.T) {
+	spiky := imaging.ResampleFilter{Support: 2, Kernel: func(x float64) float64 {
+		if math.Abs(x) < 0.5 {
+			return 1
+		}
+		return -0.3
+	}}
+	fw := newFixWeights(40, 100, spiky)
+	if fw.int16 {
+		t.Fatal("weights of a nearly cancelling kernel reported to fit in int16")
+	}
+	rnd := rand.New(rand.NewPCG(9, 10))
+	src := image.NewNRGBA(image.Rect(0, 0, 100, 9))
+	for i := range src.Pix {
+		src.Pix[i] = uint8(rnd.IntN(256)) | uint8(255*(i%4/3))
+	}
+	hGo, hC := image.NewNRGBA(image.Rect(0, 0, 40, 9)), image.NewNRGBA(image.Rect(0, 0, 40, 9))
+	hPassGo(hGo, src, 0, 9, fw)
+	hPassC(hC, src, 0, 9, fw)
+	if !bytes.Equal(hGo.Pix, hC.Pix) {
+		t.Fatal("C differs from Go")
 	}
 }

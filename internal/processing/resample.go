@@ -76,6 +76,7 @@ type fixWeights struct {
 	start []int32
 	n     int
 	w     []int32
+	int16 bool // every weight fits in an int16 (the C horizontal pass then takes two taps at a time)
 }
 
 // newFixWeights computes imaging's weights (precomputeWeights in its resize.go:
@@ -132,6 +133,12 @@ func newFixWeights(dst, src int, filter imaging.ResampleFilter) fixWeights {
 		start := min(first[v], src-n)
 		fw.start[v] = int32(start)
 		copy(fw.w[v*n+first[v]-start:], ws)
+	}
+	fw.int16 = true
+	for _, w := range fw.w {
+		if w < math.MinInt16 || w > math.MaxInt16 {
+			fw.int16 = false
+		}
 	}
 	return fw
 }
