@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		{"DeletePrefix", testDeletePrefix},
 		{"FailingReaderLeavesNothing", testFailingReader},
 		{"FailingOverwriteKeepsOld", testFailingOverwrite},
+		{"ShortReads", testShortReads},
 		{"CanceledContext", testCanceled},
 		{"CanceledMidway", testCanceledMidway},
 		{"ConcurrentPuts", testConcurrentPuts},
@@ -278,15 +279,19 @@ func testDeletePrefix(t *testing.T, s blob.Store) {
 	}
 }
 
-// failingReader returns data and then err.
+// failingReader returns data, at most max bytes a Read when max > 0, and then err.
 type failingReader struct {
 	data []byte
 	err  error
+	max  int
 }
 
 func (r *failingReader) Read(p []byte) (int, error) {
 	if len(r.data) == 0 {
 		return 0, r.err
+	}
+	if r.max > 0 && len(p) > r.max {
+		p = p[:r.max]
 	}
 	n := copy(p, r.data)
 	r.data = r.data[n:]
@@ -301,6 +306,26 @@ func testFailingReader(t *testing.T, s blob.Store) {
 		t.Fatalf("Put with a failing reader = %v, want an error wrapping %v", err, errReader)
 	}
 	wantNotFound(t, s, "sources/broken")
+}
+
+// testShortReads: an object put from many short reads (a multipart file part
+// yields 4 KiB at a time) is whole, and io.ErrUnexpectedEOF after them (a
+// truncated upload) fails the Put and leaves nothing, however much came first.
+func testShortReads(t *testing.T, s blob.Store) {
+	data := payload(8, 800_000)
+	if n, err := s.Put(t.Context(), "sources/short", &failingReader{data: data, err: io.EOF, max: 4096}); err != nil || n != int64(len(data)) {
+		t.Fatalf("Put = %d, %v", n, err)
+	}
+	if got := read(t, s, "sources/short"); !bytes.Equal(got, data) {
+		t.Errorf("stored %d bytes, not the %d read", len(got), len(data))
+	}
+	for _, size := range []int{100, 300_000} { // a first chunk cut short, and one past it
+		_, err := s.Put(t.Context(), "sources/cut", &failingReader{data: data[:size], err: io.ErrUnexpectedEOF, max: 4096})
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("%d bytes, then io.ErrUnexpectedEOF: Put error %v", size, err)
+		}
+		wantNotFound(t, s, "sources/cut")
+	}
 }
 
 func testFailingOverwrite(t *testing.T, s blob.Store) {
