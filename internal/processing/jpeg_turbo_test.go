@@ -251,11 +251,11 @@ func TestResamplePassesC(t *testing.T) {
 				if !bytes.Equal(hGo.Pix, hC.Pix) {
 					t.Fatal("horizontal pass: C differs from Go")
 				}
-				if !fw.int16 {
+				if !fw.fitsInt16 {
 					t.Fatal("weights do not fit in int16: the two-taps path is not tested")
 				}
 				wide := fw // the one-tap path, which weights beyond int16 would take
-				wide.int16 = false
+				wide.fitsInt16 = false
 				hWide := image.NewNRGBA(hC.Rect)
 				hPassC(hWide, src, 0, c[1], wide)
 				if !bytes.Equal(hGo.Pix, hWide.Pix) {
@@ -292,7 +292,7 @@ func TestResamplePassesCWideWeights(t *testing.T) {
 		return -0.3
 	}}
 	fw := newFixWeights(40, 100, spiky)
-	if fw.int16 {
+	if fw.fitsInt16 {
 		t.Fatal("weights of a nearly cancelling kernel reported to fit in int16")
 	}
 	rnd := rand.New(rand.NewPCG(9, 10))

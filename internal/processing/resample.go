@@ -73,10 +73,10 @@ const (
 // start[i] … start[i]+n-1 with weights w[i*n:(i+1)*n] (padded with zeros, so
 // every output has n taps), each row of weights summing to exactly fixOne.
 type fixWeights struct {
-	start []int32
-	n     int
-	w     []int32
-	int16 bool // every weight fits in an int16 (the C horizontal pass then takes two taps at a time)
+	start     []int32
+	n         int
+	w         []int32
+	fitsInt16 bool // every weight fits in an int16 (the C horizontal pass then takes two taps at a time)
 }
 
 // newFixWeights computes imaging's weights (precomputeWeights in its resize.go:
@@ -134,10 +134,10 @@ func newFixWeights(dst, src int, filter imaging.ResampleFilter) fixWeights {
 		fw.start[v] = int32(start)
 		copy(fw.w[v*n+first[v]-start:], ws)
 	}
-	fw.int16 = true
+	fw.fitsInt16 = true
 	for _, w := range fw.w {
 		if w < math.MinInt16 || w > math.MaxInt16 {
-			fw.int16 = false
+			fw.fitsInt16 = false
 		}
 	}
 	return fw

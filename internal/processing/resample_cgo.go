@@ -148,7 +148,7 @@ func hPassC(dst, src *image.NRGBA, y0, y1 int, fw fixWeights) bool {
 	return C.pm_hpass((*C.uint8_t)(unsafe.Pointer(&s[0])), C.ptrdiff_t(src.Stride), C.int(src.Rect.Dx()),
 		(*C.uint8_t)(unsafe.Pointer(&d[0])), C.ptrdiff_t(dst.Stride),
 		C.int(y1-y0), C.int(w), (*C.int32_t)(unsafe.Pointer(&fw.start[0])), (*C.int32_t)(unsafe.Pointer(&fw.w[0])), C.int(fw.n),
-		C.int(b2i(fw.int16))) != 0
+		C.int(b2i(fw.fitsInt16))) != 0
 }
 
 // vPassC is vPassGo in C.
